@@ -1,0 +1,125 @@
+"""How to reach one AWS account: profile, region, endpoint, role to assume — with credentials
+that refresh, so that a job may run for days.
+
+An :class:`Account` is a small frozen, picklable value: Spark ships it to executors and each
+executor builds its own boto3 session from it (boto3 sessions are neither picklable nor
+thread-safe to share). With ``role_arn`` set, credentials come from ``sts:AssumeRole`` (with the
+external id when given) through botocore's ``RefreshableCredentials``: botocore calls our refresh
+function again shortly before the credentials expire — the fix for the one-hour limit of
+once-fetched assumed-role credentials that caps naive cross-account copies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.session
+from botocore.credentials import DeferredRefreshableCredentials
+
+from ddbmigrate.errors import ConfigError
+
+__all__ = ["Account", "client_config"]
+
+_DEFAULT_RETRIES = {"max_attempts": 10, "mode": "adaptive"}
+
+
+def client_config(*, max_pool_connections: int = 32, retries: dict[str, Any] | None = None) -> botocore.config.Config:
+    """The botocore client config we use everywhere: adaptive retries, enough pooled connections."""
+    return botocore.config.Config(
+        retries=retries or dict(_DEFAULT_RETRIES),
+        max_pool_connections=max_pool_connections,
+        connect_timeout=10,
+        read_timeout=60,
+        tcp_keepalive=True,
+    )
+
+
+@dataclass(frozen=True)
+class Account:
+    """One side of a migration (``source`` or ``target``).
+
+    Every field is optional: ``Account()`` is "whatever the default credential chain gives".
+    ``endpoint_url`` overrides the DynamoDB endpoint only (the local stack sets per-service
+    endpoints in its AWS config file instead, which covers S3 and STS too).
+    """
+
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    session_name: str = "ddbmigrate"
+    label: str = field(default="account", compare=False)
+
+    @classmethod
+    def from_options(cls, prefix: str, options: dict[str, Any], *, label: str | None = None) -> Account:
+        """Build from ``{prefix}_profile``, ``{prefix}_region``, ``{prefix}_role_arn`` … keys."""
+
+        def get(name: str) -> str | None:
+            value = options.get(f"{prefix}_{name}")
+            return value or None
+
+        return cls(
+            profile=get("profile"),
+            region=get("region"),
+            endpoint_url=get("endpoint_url") or get("endpoint"),
+            role_arn=get("role_arn"),
+            external_id=get("external_id"),
+            label=label or prefix,
+        )
+
+    def with_(self, **changes: Any) -> Account:
+        return replace(self, **changes)
+
+    def session(self) -> boto3.Session:
+        """A new boto3 session for this account (assumed-role credentials refresh themselves)."""
+        try:
+            base = boto3.Session(profile_name=self.profile, region_name=self.region)
+        except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+            raise ConfigError(
+                f"{self.label}: cannot use AWS profile {self.profile!r} ({exc}). "
+                f"Check AWS_CONFIG_FILE={os.environ.get('AWS_CONFIG_FILE', '~/.aws/config')}"
+            ) from None
+        if not self.role_arn:
+            return base
+        return self._assumed_role_session(base)
+
+    def _assumed_role_session(self, base: boto3.Session) -> boto3.Session:
+        sts = base.client("sts", region_name=self.region or base.region_name)
+        role_arn, external_id, session_name = self.role_arn, self.external_id, self.session_name
+
+        def refresh() -> dict[str, str]:
+            kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name}
+            if external_id:
+                kwargs["ExternalId"] = external_id
+            creds = sts.assume_role(**kwargs)["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        core = botocore.session.Session(profile=self.profile)
+        core._credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="sts-assume-role")
+        return boto3.Session(botocore_session=core, region_name=self.region or base.region_name)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A client for ``service``; DynamoDB honours ``endpoint_url`` when set."""
+        if self.endpoint_url and service in ("dynamodb", "dynamodbstreams") and "endpoint_url" not in kwargs:
+            kwargs["endpoint_url"] = self.endpoint_url
+        kwargs.setdefault("config", client_config())
+        return self.session().client(service, **kwargs)
+
+    def describe(self) -> str:
+        """Human summary for logs (never credentials)."""
+        parts = [f"profile={self.profile}" if self.profile else "default credentials"]
+        if self.region:
+            parts.append(f"region={self.region}")
+        if self.role_arn:
+            parts.append(f"role={self.role_arn}")
+        return f"{self.label} ({', '.join(parts)})"

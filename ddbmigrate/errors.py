@@ -1,0 +1,85 @@
+"""Every exception the library raises on purpose.
+
+Messages say what was received, what is allowed and what to do. The CLI turns any
+:class:`DdbMigrateError` into a one-line error and the exit code of its class; anything else is
+a bug and keeps its traceback. Messages never contain item contents (customer data) — only
+attribute names, key *names*, file names, line numbers and option names.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DdbMigrateError",
+    "ExportError",
+    "ExportIntegrityError",
+    "InvalidItemError",
+    "InvalidKeyError",
+    "LocalStackError",
+    "MappingError",
+    "SinkError",
+    "SourceError",
+    "VerifyMismatch",
+]
+
+
+class DdbMigrateError(Exception):
+    """Base class: an error the user can act on. ``exit_code`` is what the CLI returns."""
+
+    exit_code: int = 1
+
+
+class ConfigError(DdbMigrateError):
+    """A bad option, argument or configuration file (names the option or key at fault)."""
+
+    exit_code = 2
+
+
+class LocalStackError(DdbMigrateError):
+    """The local stack (DynamoDB Local, moto) cannot be started, found or stopped."""
+
+    exit_code = 3
+
+
+class InvalidItemError(DdbMigrateError, ValueError):
+    """A value that DynamoDB would reject (names the attribute path, never the value)."""
+
+
+class InvalidKeyError(InvalidItemError):
+    """An item's key attribute is missing or of the wrong type for the table's key schema."""
+
+
+class ExportError(DdbMigrateError):
+    """An export cannot be started, found, or read (names the export, file or field)."""
+
+    exit_code = 4
+
+
+class ExportIntegrityError(ExportError):
+    """An export's files do not match its manifests (count, checksum, missing file)."""
+
+    exit_code = 5
+
+
+class MappingError(DdbMigrateError):
+    """A mapping file or rule is invalid (names the file and rule)."""
+
+    exit_code = 2
+
+
+class SinkError(DdbMigrateError):
+    """Writing to the target failed in a way retries cannot fix."""
+
+    exit_code = 6
+
+
+class SourceError(DdbMigrateError):
+    """Reading the source table failed in a way retries cannot fix."""
+
+    exit_code = 6
+
+
+class VerifyMismatch(DdbMigrateError):
+    """Source and target differ (the report says how)."""
+
+    exit_code = 8

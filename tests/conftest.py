@@ -1,0 +1,122 @@
+"""Shared fixtures: the real local stack and one SparkSession, each started once per test session.
+
+* ``local_stack`` — two DynamoDB Local processes (source and target accounts) and a moto server,
+  started by the library's own ``stack_up``; ``AWS_CONFIG_FILE`` points at its profiles for the
+  whole session, exactly as ``source .stack/env`` does for a user.
+* ``source`` / ``target`` — :class:`~ddbmigrate.accounts.Account` for profiles ``source``/``target``.
+* ``source_ddb`` / ``target_ddb`` / ``s3`` — low-level clients.
+* ``unique_name`` — a fresh table or bucket name per call, so tests never collide.
+* ``bucket`` — a new bucket in the target account.
+* ``spark`` — ``local[2]``, ``spark.sql.caseSensitive=true``, UI off.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Tests never reach real AWS: no instance metadata look-ups, no stray credentials from the runner.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+for _var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+    os.environ.pop(_var, None)
+os.environ.setdefault("DDBMIGRATE_CACHE_DIR", str(REPO / ".cache" / "ddbmigrate"))
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from ddbmigrate.local.stack import stack_down, stack_up
+
+    state_dir = tmp_path_factory.mktemp("stack")
+    stack = stack_up(state_dir)
+    saved = {k: os.environ.get(k) for k in stack.environ()}
+    os.environ.update(stack.environ())
+    try:
+        yield stack
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        stack_down(state_dir)
+
+
+@pytest.fixture(scope="session")
+def source(local_stack: Any) -> Any:
+    from ddbmigrate.accounts import Account
+
+    return Account(profile="source", label="source")
+
+
+@pytest.fixture(scope="session")
+def target(local_stack: Any) -> Any:
+    from ddbmigrate.accounts import Account
+
+    return Account(profile="target", label="target")
+
+
+@pytest.fixture(scope="session")
+def source_ddb(source: Any) -> Any:
+    return source.client("dynamodb")
+
+
+@pytest.fixture(scope="session")
+def target_ddb(target: Any) -> Any:
+    return target.client("dynamodb")
+
+
+@pytest.fixture(scope="session")
+def s3(target: Any) -> Any:
+    return target.client("s3")
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``unique_name("orders")`` → ``orders-<test>-<n>-<rand>``: valid for tables and buckets."""
+
+    def make(prefix: str = "t") -> str:
+        test = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:30].strip("-")
+        return f"{prefix}-{test}-{next(_counter)}-{uuid.uuid4().hex[:6]}"[:63]
+
+    return make
+
+
+@pytest.fixture
+def bucket(s3: Any, unique_name: Callable[[str], str]) -> str:
+    name = unique_name("bkt")
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("ddbmigrate-tests")
+        .config("spark.sql.caseSensitive", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "4")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
