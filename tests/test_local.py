@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -70,9 +71,8 @@ def test_down_never_signals_a_process_it_did_not_start(tmp_path: Path) -> None:
         state = tmp_path / "st"
         state.mkdir()
         Stack(state_dir=state, services={}).save()
-        (state / "stack.json").write_text(
-            '{"services": {"s3": {"name": "s3", "pid": %d, "port": 1, "command": ["moto"], "log": "x"}}}' % bystander.pid
-        )
+        service = {"name": "s3", "pid": bystander.pid, "port": 1, "command": ["moto"], "log": "x"}
+        (state / "stack.json").write_text(json.dumps({"services": {"s3": service}}))
         # WHEN down runs THEN the bystander survives
         assert stack_down(state) == []
         assert bystander.poll() is None
