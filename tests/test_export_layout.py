@@ -158,9 +158,9 @@ def test_summary_missing_field_and_bad_json_and_version() -> None:
 
 
 def test_ion_and_incremental_exports_are_refused_with_a_way_forward() -> None:
-    with pytest.raises(ExportError, match="outputFormat is 'ION'.*DYNAMODB_JSON"):
+    with pytest.raises(ExportError, match=r"outputFormat is 'ION'.*DYNAMODB_JSON"):
         layout.require_supported(_summary(outputFormat="ION"), where="s")
-    with pytest.raises(ExportError, match="incremental export.*full exports only"):
+    with pytest.raises(ExportError, match=r"incremental export.*full exports only"):
         layout.require_supported(_summary(exportType="INCREMENTAL_EXPORT"), where="s")
     layout.require_supported(_summary(exportType="FULL_EXPORT"), where="s")
     layout.require_supported(_summary(), where="s")
