@@ -20,8 +20,21 @@ form with binaries as base64 strings. ``item_from_json`` parses and **validates*
 attribute path at fault; ``item_to_json`` writes it back.
 
 We are stricter than boto3 where DynamoDB is strict: floats are refused (they lose digits), as are
-NaN/Infinity, empty sets and duplicate set members. Conversions are built on boto3's
-``TypeSerializer``/``TypeDeserializer`` and share their 38-digit ``decimal.Context``.
+NaN/Infinity, empty sets, duplicate set members, empty attribute names and maps/lists nested
+deeper than DynamoDB allows. Conversions are built on boto3's ``TypeSerializer``/``TypeDeserializer``
+with one difference: numbers go through no ``decimal.Context`` at all. boto3 rounds through its
+38-digit context, which raises ``Underflow`` on numbers DynamoDB does store (38 digits at the
+bottom of the range, e.g. ``1.2345678901234567890123456789012345678E-130``); we keep the exact
+digits (``Decimal(text)``) and check them against DynamoDB's rules instead.
+
+The rules, as DynamoDB (checked against DynamoDB Local) enforces them:
+
+* N: ``[+-]digits[.digits][e[+-]digits]`` without spaces or underscores; at most 38 significant
+  digits; zero, or magnitude between 1E-130 and 9.9999999999999999999999999999999999999E+125.
+* Sets: non-empty, no duplicates (``1`` and ``1.0`` are the same number).
+* Nesting: at most 32 levels from the attribute to its innermost value, so an M or L may sit at
+  most 31 levels deep (``{"M": {"a": …}}`` 31 times around a scalar is the deepest item).
+* Attribute names (top-level and map keys): not empty.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias
@@ -78,12 +92,35 @@ SCALAR_KEY_TAGS: frozenset[str] = frozenset({S, N, B})
 MAX_ITEM_BYTES = 400 * 1024
 """DynamoDB's item size limit (names and values, as :func:`item_size` counts them)."""
 
+_MAX_PARTITION_KEY_BYTES = 2048
+_MAX_SORT_KEY_BYTES = 1024
 _MAX_NESTING = 32
+"""Levels from an attribute to its innermost value; maps and lists may open at most 31 of them."""
 _MIN_MAGNITUDE = Decimal("1E-130")
 _MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_NUMBER_SYNTAX = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class _ExactSerializer(TypeSerializer):
+    """boto3's serializer without the rounding context (numbers were validated beforehand)."""
+
+    def _serialize_n(self, value: Any) -> str:
+        return str(value)
+
+
+class _ExactDeserializer(TypeDeserializer):
+    """boto3's deserializer with exact numbers and plain ``bytes`` (not ``Binary``) for B/BS."""
+
+    def _deserialize_n(self, value: str) -> Decimal:
+        return Decimal(value)
+
+    def _deserialize_b(self, value: Any) -> bytes:
+        return bytes(value)
+
+
+_serializer = _ExactSerializer()
+_deserializer = _ExactDeserializer()
 
 
 # --------------------------------------------------------------------------- numbers
@@ -99,10 +136,13 @@ def canonical_number(text: str, *, where: str = "value") -> str:
     number = _parse_number(text, where)
     if number.is_zero():
         return "0"
-    normalized = number.normalize(DYNAMODB_CONTEXT)
-    sign, digits, exponent = normalized.as_tuple()
-    assert isinstance(exponent, int)  # finite by _parse_number; narrows the type for mypy
-    coefficient = "".join(map(str, digits))
+    # Exact digit arithmetic: a decimal.Context would round (or trap) at the range's edges.
+    sign, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):  # unreachable: _parse_number admits finite numbers only
+        raise InvalidItemError(f"{where}: N must be finite")
+    significant = "".join(map(str, digits)).lstrip("0")
+    coefficient = significant.rstrip("0")
+    exponent += len(significant) - len(coefficient)
     if exponent >= 0:
         body = coefficient + "0" * exponent
     elif -exponent >= len(coefficient):
@@ -115,18 +155,22 @@ def canonical_number(text: str, *, where: str = "value") -> str:
 def _parse_number(text: Any, where: str) -> Decimal:
     if not isinstance(text, str):
         raise InvalidItemError(f"{where}: N must be a string of digits, got {type(text).__name__}")
-    try:
-        number = Decimal(text.strip())
-    except InvalidOperation:
-        raise InvalidItemError(f"{where}: N is not a number (DynamoDB numbers look like '12.5' or '-3E+7')") from None
-    if not number.is_finite():
+    if text.strip().lower().lstrip("+-") in ("nan", "snan", "inf", "infinity"):
         raise InvalidItemError(f"{where}: N may not be NaN or Infinity")
+    if not _NUMBER_SYNTAX.fullmatch(text):
+        raise InvalidItemError(
+            f"{where}: N is not a number (DynamoDB numbers look like '12.5' or '-3E+7', without spaces)"
+        )
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # an exponent beyond what decimal can even represent
+        raise InvalidItemError(f"{where}: N is outside DynamoDB's range (1E-130 to 9.99…E+125 in magnitude)") from None
     if number.is_zero():
         return number
     digits = _significant_digits(number)
     if digits > 38:
         raise InvalidItemError(f"{where}: N has {digits} significant digits; DynamoDB allows at most 38")
-    magnitude = abs(number)
+    magnitude = number.copy_abs()  # exact; abs() would round to the default context's 28 digits
     if magnitude < _MIN_MAGNITUDE or magnitude > _MAX_MAGNITUDE:
         raise InvalidItemError(f"{where}: N is outside DynamoDB's range (1E-130 to 9.99…E+125 in magnitude)")
     return number
@@ -142,8 +186,12 @@ def _significant_digits(number: Decimal) -> int:
 
 
 def serialize_value(value: Any, *, where: str = "value") -> AttributeValue:
-    """Python value → wire attribute value (see the module table). Floats are refused."""
-    _reject_floats_and_empty_sets(value, where, depth=0)
+    """Python value → wire attribute value (see the module table).
+
+    Validated first, naming the path at fault: floats, NaN, numbers DynamoDB cannot store, empty
+    sets, empty map keys and nesting beyond DynamoDB's limit are refused.
+    """
+    _check_python_value(value, where, depth=0)
     try:
         return _serializer.serialize(value)
     except (TypeError, ValueError, InvalidOperation) as exc:
@@ -157,6 +205,8 @@ def deserialize_value(value: AttributeValue) -> Any:
 
 def serialize_item(item: Mapping[str, Any]) -> Item:
     """Python item → wire item."""
+    for name in item:
+        _check_name(name, "item")
     return {name: serialize_value(v, where=_path((), name)) for name, v in item.items()}
 
 
@@ -165,19 +215,41 @@ def deserialize_item(item: Mapping[str, AttributeValue]) -> dict[str, Any]:
     return {name: _deserializer.deserialize(v) for name, v in item.items()}
 
 
-def _reject_floats_and_empty_sets(value: Any, where: str, depth: int) -> None:
-    if depth > _MAX_NESTING:
-        raise InvalidItemError(f"{where}: nested deeper than DynamoDB's {_MAX_NESTING} levels")
+def _check_python_value(value: Any, where: str, depth: int) -> None:
     if isinstance(value, float):
         raise InvalidItemError(f"{where}: floats lose digits; pass decimal.Decimal(str(x)) instead")
-    if isinstance(value, (set, frozenset)) and not value:
-        raise InvalidItemError(f"{where}: DynamoDB does not allow empty sets; drop the attribute or use a list")
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            _reject_floats_and_empty_sets(v, f"{where}.{k}", depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _reject_floats_and_empty_sets(v, f"{where}[{i}]", depth + 1)
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        _parse_number(str(value), where)
+    elif isinstance(value, (set, frozenset)):
+        if not value:
+            raise InvalidItemError(f"{where}: DynamoDB does not allow empty sets; drop the attribute or use a list")
+        for member in value:
+            _check_python_value(member, where, depth)
+    elif isinstance(value, (Mapping, list, tuple)):
+        _check_depth(depth, where)
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                _check_name(k, where)
+                _check_python_value(v, f"{where}.{k}", depth + 1)
+        else:
+            for i, v in enumerate(value):
+                _check_python_value(v, f"{where}[{i}]", depth + 1)
+
+
+def _check_depth(depth: int, where: str) -> None:
+    """``depth`` of a map or list: 0 for an attribute's own value. DynamoDB allows 0 … 30."""
+    if depth >= _MAX_NESTING - 1:
+        raise InvalidItemError(
+            f"{where}: maps and lists nested deeper than DynamoDB's {_MAX_NESTING} levels; flatten the value "
+            "or store it as a JSON string"
+        )
+
+
+def _check_name(name: Any, where: str) -> None:
+    if not isinstance(name, str):
+        raise InvalidItemError(f"{where}: attribute names must be strings, got {type(name).__name__}")
+    if not name:
+        raise InvalidItemError(f"{where}: an attribute name is empty; DynamoDB requires names of at least one character")
 
 
 # --------------------------------------------------------------------------- DynamoDB JSON
@@ -191,6 +263,8 @@ def item_from_json(obj: Any, *, where: str = "item") -> Item:
     """
     if not isinstance(obj, Mapping):
         raise InvalidItemError(f"{where}: an item must be a JSON object of attribute name → typed value")
+    for name in obj:
+        _check_name(name, where)
     return {name: _value_from_json(av, _path((where,), name), 0) for name, av in obj.items()}
 
 
@@ -201,8 +275,8 @@ def item_to_json(item: Mapping[str, AttributeValue]) -> dict[str, Any]:
 
 def _value_from_json(av: Any, where: str, depth: int) -> AttributeValue:
     tag, payload = _single_tag(av, where)
-    if depth > _MAX_NESTING:
-        raise InvalidItemError(f"{where}: nested deeper than DynamoDB's {_MAX_NESTING} levels")
+    if tag in (M, L):
+        _check_depth(depth, where)
     if tag == S:
         _expect(isinstance(payload, str), where, "S must be a string")
         return {S: payload}
@@ -233,6 +307,8 @@ def _value_from_json(av: Any, where: str, depth: int) -> AttributeValue:
         return {tag: members}
     if tag == M:
         _expect(isinstance(payload, Mapping), where, "M must be an object")
+        for k in payload:
+            _check_name(k, where)
         return {M: {k: _value_from_json(v, f"{where}.{k}", depth + 1) for k, v in payload.items()}}
     # L
     _expect(isinstance(payload, list), where, "L must be a list")
@@ -255,20 +331,31 @@ def _value_to_json(av: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_attribute_value(av: Any, *, where: str = "value") -> None:
-    """Check a wire attribute value's shape (one known tag, payload of the right type)."""
+    """Check a wire attribute value against DynamoDB's rules (see the module docstring)."""
+    _validate_wire(av, where, 0)
+
+
+def _validate_wire(av: Any, where: str, depth: int) -> None:
     tag, payload = _single_tag(av, where)
     if tag == B:
         _expect(isinstance(payload, (bytes, bytearray)), where, "B must be bytes in wire form")
     elif tag == BS:
-        _expect(isinstance(payload, list) and bool(payload), where, "BS must be a non-empty list")
+        _expect(isinstance(payload, (list, tuple)) and bool(payload), where, "BS must be a non-empty list")
+        _expect(all(isinstance(x, (bytes, bytearray)) for x in payload), where, "BS members must be bytes in wire form")
+        _expect(len({bytes(x) for x in payload}) == len(payload), where, "BS has duplicate members; a set holds each once")
     elif tag == M:
+        _check_depth(depth, where)
+        _expect(isinstance(payload, Mapping), where, "M must be a mapping")
         for k, v in payload.items():
-            validate_attribute_value(v, where=f"{where}.{k}")
+            _check_name(k, where)
+            _validate_wire(v, f"{where}.{k}", depth + 1)
     elif tag == L:
+        _check_depth(depth, where)
+        _expect(isinstance(payload, (list, tuple)), where, "L must be a list")
         for i, v in enumerate(payload):
-            validate_attribute_value(v, where=f"{where}[{i}]")
+            _validate_wire(v, f"{where}[{i}]", depth + 1)
     else:
-        _value_from_json({tag: payload}, where, 0)
+        _value_from_json({tag: list(payload) if tag in (SS, NS) else payload}, where, depth)
 
 
 def _single_tag(av: Any, where: str) -> tuple[str, Any]:
@@ -308,10 +395,16 @@ def _path(prefix: Iterable[str], name: str) -> str:
 
 
 def attribute_value_size(av: Mapping[str, Any]) -> int:
-    """Bytes of one value by DynamoDB's documented rules (without the attribute name).
+    """Bytes of one value as DynamoDB counts them (without the attribute name).
 
-    S: UTF-8 bytes · N: ceil(significant digits / 2) + 1 · B: raw bytes · BOOL/NULL: 1 ·
-    sets: sum of members · M/L: 3 + per element (1 + its size, + name bytes for M).
+    S: UTF-8 bytes · B: raw bytes · BOOL/NULL: 1 · sets: sum of members · M/L: 3 + per element
+    (1 + its size, + name bytes for M) — DynamoDB's documented rules.
+
+    N: AWS documents "about one byte per two significant digits, plus one". The exact figure,
+    measured byte for byte against DynamoDB Local (AWS's engine) at the 1 KB WCU boundary, is
+    1 + the number of base-100 digits (digits grouped in pairs aligned on the decimal point,
+    zero pairs at either end dropped) + 1 for a negative number; zero is 1 byte. So ``"12"`` is 2
+    bytes but ``"1.5"`` (pairs ``01|50``) is 3 and ``"-1"`` is 3.
     """
     (tag, payload), = av.items()
     if tag == S:
@@ -338,8 +431,16 @@ def attribute_value_size(av: Mapping[str, Any]) -> int:
 def _number_size(text: str) -> int:
     number = Decimal(text)
     if number.is_zero():
-        return 2
-    return math.ceil(_significant_digits(number) / 2) + 1
+        return 1
+    sign, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):  # NaN/Infinity never reach here from a validated item
+        raise InvalidItemError("N must be finite")
+    significant = "".join(map(str, digits)).lstrip("0")
+    coefficient = significant.rstrip("0")
+    lowest = exponent + len(significant) - len(coefficient)  # power of ten of the last non-zero digit
+    highest = lowest + len(coefficient) - 1  # power of ten of the first digit
+    pairs = highest // 2 - lowest // 2 + 1
+    return 1 + pairs + (1 if sign else 0)
 
 
 def item_size(item: Mapping[str, Mapping[str, Any]]) -> int:
@@ -400,7 +501,8 @@ def validate_key(
 ) -> None:
     """Raise :class:`InvalidKeyError` naming the key attribute that is missing or mistyped.
 
-    Key values must also be non-empty (DynamoDB rejects an empty string or binary key).
+    Key values must also be non-empty (DynamoDB rejects an empty string or binary key) and fit
+    DynamoDB's key limits: 2048 bytes for a partition key value, 1024 for a sort key value.
     """
     for element in key_schema:
         name = element["AttributeName"]
@@ -417,3 +519,9 @@ def validate_key(
         payload = av[tag]
         if tag in (S, B) and len(payload) == 0:
             raise InvalidKeyError(f"{where}: {role} attribute {name!r} is empty; key values may not be empty")
+        limit = _MAX_PARTITION_KEY_BYTES if element["KeyType"] == "HASH" else _MAX_SORT_KEY_BYTES
+        size = attribute_value_size(av) if tag != N else 0
+        if size > limit:
+            raise InvalidKeyError(
+                f"{where}: {role} attribute {name!r} is {size:,} bytes; DynamoDB allows at most {limit:,}"
+            )

@@ -1,0 +1,544 @@
+"""Attribute values: lossless round trips (property tests), DynamoDB's rules, sizes and key checks.
+
+The property tests generate items with every DynamoDB type — 38-digit numbers at both ends of
+the range in several spellings, M/L nested to DynamoDB's limit, empty strings/binaries/maps/lists,
+all three set types, awkward attribute names — and check that no conversion changes them. The
+integration tests hold our rules and sizes against DynamoDB Local, AWS's own engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ddbmigrate.errors import InvalidItemError, InvalidKeyError
+from ddbmigrate.sample import SAMPLE_ATTRIBUTE_DEFINITIONS, SAMPLE_KEY_SCHEMA, sample_items
+from ddbmigrate.values import (
+    MAX_ITEM_BYTES,
+    Item,
+    attribute_value_size,
+    canonical_number,
+    deserialize_item,
+    item_from_json,
+    item_size,
+    item_to_json,
+    key_attribute_types,
+    key_of,
+    read_capacity_units,
+    serialize_item,
+    serialize_value,
+    validate_attribute_value,
+    validate_item_size,
+    validate_key,
+    write_capacity_units,
+)
+
+PROPERTY = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+MAX_NUMBER = "9.9999999999999999999999999999999999999E+125"
+MIN_NUMBER = "1E-130"
+
+# --------------------------------------------------------------------------- strategies
+
+names = st.one_of(
+    st.text(min_size=1, max_size=10),
+    st.sampled_from(["a.b", "with space", "ünïcödé_属性", "Case", "case", "CASE", "#x", ":v", "[0]", "😀", " "]),
+)
+
+
+@st.composite
+def decimals(draw: st.DrawFn) -> Decimal:
+    """A number DynamoDB stores: ≤ 38 significant digits, magnitude 1E-130 … 9.99…E+125, or 0."""
+    if draw(st.integers(0, 20)) == 0:
+        return Decimal(0)
+    digits = draw(st.integers(1, 38))
+    coefficient = draw(
+        st.one_of(st.integers(10 ** (digits - 1), 10**digits - 1), st.just(10**digits - 1), st.just(10 ** (digits - 1)))
+    )
+    adjusted = draw(st.one_of(st.integers(-130, 125), st.sampled_from([-130, -129, 124, 125])))
+    sign = draw(st.integers(0, 1))
+    return Decimal((sign, tuple(int(c) for c in str(coefficient)), adjusted - digits + 1))
+
+
+def spell(number: Decimal, style: int) -> str:
+    """Spellings DynamoDB accepts for one number: scientific, plain, lower-case e, trailing zeros, '+'."""
+    if style == 0:
+        return str(number)
+    if style == 1:
+        return format(number, "f")
+    if style == 2:
+        return format(number, "e")
+    if style == 3:
+        plain = format(number, "f")
+        return plain + ("00" if "." in plain else ".00")
+    return ("+" if number >= 0 else "") + format(number, "E")
+
+
+numbers = st.builds(spell, decimals(), st.integers(0, 4))
+edge_numbers = st.sampled_from(
+    [MAX_NUMBER, "-" + MAX_NUMBER, MIN_NUMBER, "-" + MIN_NUMBER, "1.2345678901234567890123456789012345678E-130",
+     "12345678901234567890123456789012345678", "0", "-0", "0.000", "1.50", "1E+3"]
+)
+
+
+def _distinct_numbers(values: set[Decimal], style: int) -> list[str]:
+    return [spell(v, style) for v in values]
+
+
+scalars = st.one_of(
+    st.builds(lambda s: {"S": s}, st.text(max_size=12)),
+    st.builds(lambda n: {"N": n}, st.one_of(numbers, edge_numbers)),
+    st.builds(lambda b: {"B": b}, st.binary(max_size=12)),
+    st.builds(lambda b: {"BOOL": b}, st.booleans()),
+    st.just({"NULL": True}),
+    st.builds(lambda s: {"SS": sorted(s)}, st.sets(st.text(max_size=6), min_size=1, max_size=4)),
+    st.builds(lambda s, style: {"NS": _distinct_numbers(s, style)}, st.sets(decimals(), min_size=1, max_size=4), st.integers(0, 4)),
+    st.builds(lambda s: {"BS": sorted(s)}, st.sets(st.binary(max_size=6), min_size=1, max_size=4)),
+)
+
+nested = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.builds(lambda m: {"M": m}, st.dictionaries(names, children, max_size=4)),
+        st.builds(lambda v: {"L": v}, st.lists(children, max_size=4)),
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def deep(draw: st.DrawFn) -> dict[str, Any]:
+    """Maps and lists nested up to DynamoDB's limit: 31 containers around the innermost value."""
+    levels = draw(st.integers(25, 31))
+    value = draw(scalars)
+    for _ in range(levels):
+        value = {"M": {draw(names): value}} if draw(st.booleans()) else {"L": [value]}
+    return value
+
+
+items = st.dictionaries(names, st.one_of(nested, nested, deep()), min_size=1, max_size=6)
+
+
+def semantic(av: Any) -> Any:
+    """A value as DynamoDB compares it: numbers by value, sets unordered, binaries as bytes."""
+    ((tag, payload),) = av.items()
+    if tag == "N":
+        return ("N", Decimal(payload))
+    if tag == "NS":
+        return ("NS", frozenset(Decimal(x) for x in payload))
+    if tag == "SS":
+        return ("SS", frozenset(payload))
+    if tag == "BS":
+        return ("BS", frozenset(bytes(x) for x in payload))
+    if tag == "B":
+        return ("B", bytes(payload))
+    if tag == "M":
+        return ("M", {k: semantic(v) for k, v in payload.items()})
+    if tag == "L":
+        return ("L", [semantic(v) for v in payload])
+    return (tag, payload)
+
+
+def semantic_item(item: Item) -> dict[str, Any]:
+    return {name: semantic(av) for name, av in item.items()}
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@PROPERTY
+@given(items)
+def test_wire_to_dynamodb_json_to_wire_is_the_identity(item: Item) -> None:
+    # Through real JSON text, as export files and stream events carry it.
+    text = json.dumps(item_to_json(item))
+    back = item_from_json(json.loads(text), where="file.json line 1")
+    assert back == item  # exact: number spellings, set member order, bytes all preserved
+
+
+@PROPERTY
+@given(items)
+def test_wire_to_python_to_wire_keeps_every_value(item: Item) -> None:
+    python = deserialize_item(item)
+    back = serialize_item(python)
+    assert semantic_item(back) == semantic_item(item)
+    # and the Python form is stable: a second trip changes nothing at all
+    assert deserialize_item(back) == python
+
+
+@PROPERTY
+@given(items)
+def test_generated_items_pass_validation(item: Item) -> None:
+    for name, av in item.items():
+        validate_attribute_value(av, where=name)
+    assert item_size(item) >= sum(len(n.encode()) for n in item)
+
+
+@PROPERTY
+@given(decimals(), st.integers(0, 4), st.integers(0, 4))
+def test_canonical_number_is_the_same_for_every_spelling_and_keeps_the_value(
+    number: Decimal, style_a: int, style_b: int
+) -> None:
+    a, b = canonical_number(spell(number, style_a)), canonical_number(spell(number, style_b))
+    assert a == b
+    assert Decimal(a) == number  # exact comparison, no rounding
+    assert "E" not in a and "e" not in a
+    assert canonical_number(a) == a
+    if "." in a:
+        assert not a.endswith("0") and not a.endswith(".")
+
+
+@PROPERTY
+@given(st.integers(39, 45), st.integers(-120, 100))
+def test_more_than_38_significant_digits_are_refused(digits: int, adjusted: int) -> None:
+    coefficient = "1" + "0" * (digits - 2) + "1"
+    text = f"{coefficient[0]}.{coefficient[1:]}E{adjusted:+d}"
+    with pytest.raises(InvalidItemError, match=f"{digits} significant digits"):
+        canonical_number(text, where="attribute 'n'")
+
+
+@PROPERTY
+@given(st.one_of(st.integers(126, 400), st.integers(-400, -131)), st.integers(1, 9))
+def test_numbers_outside_the_range_are_refused(adjusted: int, lead: int) -> None:
+    with pytest.raises(InvalidItemError, match="outside DynamoDB's range"):
+        canonical_number(f"{lead}E{adjusted:+d}")
+
+
+def test_sample_items_round_trip() -> None:
+    for item in sample_items(12):
+        assert item_from_json(json.loads(json.dumps(item_to_json(item)))) == item
+        assert semantic_item(serialize_item(deserialize_item(item))) == semantic_item(item)
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_floats_are_refused_naming_the_path() -> None:
+    with pytest.raises(InvalidItemError, match=r"attribute 'order'\.lines\[1\]\.price: floats lose digits"):
+        serialize_item({"order": {"lines": [{"price": Decimal("1.5")}, {"price": 19.99}]}})
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")])
+def test_nan_and_infinity_are_refused_from_python(value: Decimal) -> None:
+    with pytest.raises(InvalidItemError, match="NaN or Infinity"):
+        serialize_value(value, where="attribute 'x'")
+
+
+@pytest.mark.parametrize("text", ["NaN", "-nan", "Infinity", "inf", "sNaN"])
+def test_nan_and_infinity_are_refused_from_json(text: str) -> None:
+    with pytest.raises(InvalidItemError, match=r"attribute 'x': N may not be NaN or Infinity"):
+        item_from_json({"x": {"N": text}})
+
+
+@pytest.mark.parametrize("text", [" 1", "1 ", "1_000", "0x10", "", "1e", "--1", "1.2.3", "1,5"])
+def test_number_spellings_dynamodb_rejects_are_refused(text: str) -> None:
+    with pytest.raises(InvalidItemError, match="N is not a number"):
+        canonical_number(text)
+
+
+@pytest.mark.parametrize(
+    ("av", "match"),
+    [
+        ({"SS": []}, "SS must be a non-empty list"),
+        ({"NS": []}, "NS must be a non-empty list"),
+        ({"BS": []}, "BS must be a non-empty list"),
+        ({"SS": ["a", "a"]}, "SS has duplicate members"),
+        ({"NS": ["1", "1.0"]}, "NS has duplicate members"),  # the same number, spelled twice
+        ({"BS": ["AAE=", "AAE="]}, "BS has duplicate members"),
+    ],
+)
+def test_bad_sets_are_refused(av: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidItemError, match=match):
+        item_from_json({"pk": {"S": "k"}, "tags": av})
+
+
+def test_empty_sets_are_refused_from_python() -> None:
+    with pytest.raises(InvalidItemError, match=r"attribute 'tags': DynamoDB does not allow empty sets"):
+        serialize_item({"tags": set()})
+
+
+def test_duplicate_binary_set_members_are_refused_in_wire_form() -> None:
+    with pytest.raises(InvalidItemError, match="BS has duplicate members"):
+        validate_attribute_value({"BS": [b"\x00", b"\x00"]}, where="attribute 'keys'")
+
+
+def test_thirty_nine_digits_are_refused() -> None:
+    with pytest.raises(InvalidItemError, match="39 significant digits; DynamoDB allows at most 38"):
+        item_from_json({"n": {"N": "123456789012345678901234567890123456789"}})
+
+
+@pytest.mark.parametrize("text", ["1E+126", "-1E+126", "1E-131", "9.9999999999999999999999999999999999999E-131"])
+def test_out_of_range_numbers_are_refused(text: str) -> None:
+    with pytest.raises(InvalidItemError, match="outside DynamoDB's range"):
+        item_from_json({"n": {"N": text}})
+
+
+@pytest.mark.parametrize("text", [MAX_NUMBER, "-" + MAX_NUMBER, MIN_NUMBER, "1.2345678901234567890123456789012345678E-130"])
+def test_range_extremes_are_accepted_and_kept_exact(text: str) -> None:
+    assert item_from_json({"n": {"N": text}}) == {"n": {"N": text}}
+    assert Decimal(canonical_number(text)) == Decimal(text)
+    assert serialize_value(deserialize_item({"n": {"N": text}})["n"]) == {"N": text}
+
+
+def test_empty_attribute_names_are_refused() -> None:
+    with pytest.raises(InvalidItemError, match="attribute name is empty"):
+        item_from_json({"": {"S": "x"}})
+    with pytest.raises(InvalidItemError, match=r"attribute 'm': an attribute name is empty"):
+        item_from_json({"m": {"M": {"": {"S": "x"}}}})
+    with pytest.raises(InvalidItemError, match="attribute name is empty"):
+        serialize_item({"m": {"": 1}})
+
+
+def _nest(levels: int, leaf: dict[str, Any]) -> dict[str, Any]:
+    value = leaf
+    for _ in range(levels):
+        value = {"M": {"a": value}}
+    return value
+
+
+def test_nesting_limit_is_dynamodbs() -> None:
+    # 31 maps around a scalar is the deepest value DynamoDB stores; 32 maps is refused.
+    item_from_json({"deep": _nest(31, {"S": "x"})})
+    item_from_json({"deep": _nest(30, {"M": {}})})
+    with pytest.raises(InvalidItemError, match="nested deeper than DynamoDB's 32 levels"):
+        item_from_json({"deep": _nest(32, {"S": "x"})})
+    with pytest.raises(InvalidItemError, match="nested deeper"):
+        item_from_json({"deep": _nest(31, {"L": []})})
+    with pytest.raises(InvalidItemError, match="nested deeper"):
+        validate_attribute_value(_nest(31, {"M": {}}))
+    python: Any = "x"
+    for _ in range(32):
+        python = [python]
+    with pytest.raises(InvalidItemError, match="nested deeper"):
+        serialize_value(python)
+
+
+SECRET = "4111111111111111"
+
+
+@pytest.mark.parametrize(
+    ("bad", "path"),
+    [
+        ({"card": {"M": {"number": {"N": SECRET + "x"}}}}, "'card'.number"),
+        ({"card": {"M": {"number": {"N": SECRET * 3}}}}, "'card'.number"),
+        ({"card": {"L": [{"S": SECRET}, {"N": SECRET + "E+200"}]}}, r"'card'[1]"),
+        ({"card": {"SS": [SECRET, SECRET]}}, "'card'"),
+        ({"card": {"BOOL": SECRET}}, "'card'"),
+        ({"card": {"B": SECRET + "!"}}, "'card'"),
+        ({"card": {"X": SECRET}}, "'card'"),
+    ],
+)
+def test_errors_name_the_path_and_never_the_value(bad: dict[str, Any], path: str) -> None:
+    with pytest.raises(InvalidItemError) as info:
+        item_from_json(bad, where="data/x.json.gz line 3")
+    message = str(info.value)
+    assert message.startswith("data/x.json.gz line 3: attribute ")
+    assert path in message
+    assert SECRET not in message and "4111" not in message
+
+
+def test_python_errors_never_print_the_value() -> None:
+    with pytest.raises(InvalidItemError) as info:
+        serialize_item({"card": {"number": Decimal(SECRET * 3)}})
+    assert "'card'.number" in str(info.value) and "4111" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- canonical numbers
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("1.50", "1.5"), ("-0", "0"), ("1E+3", "1000"), ("0.000", "0"), ("0E+200", "0"), ("+7", "7"),
+        ("007.100", "7.1"), ("-1.5E-5", "-0.000015"), ("1e2", "100"), (".5", "0.5"), ("5.", "5"),
+        ("1E-130", "0." + "0" * 129 + "1"), (MAX_NUMBER, "9" * 38 + "0" * 88),
+    ],
+)
+def test_canonical_number(text: str, canonical: str) -> None:
+    assert canonical_number(text) == canonical
+
+
+# --------------------------------------------------------------------------- size and capacity
+
+
+@pytest.mark.parametrize(
+    ("av", "size"),
+    [
+        ({"S": "abc"}, 3),
+        ({"S": "Zoë"}, 4),  # UTF-8 bytes, not characters
+        ({"S": ""}, 0),
+        ({"B": b"\x00\x01\x02"}, 3),
+        ({"B": "AAEC"}, 3),  # base64 text counts as the bytes it encodes
+        ({"BOOL": False}, 1),
+        ({"NULL": True}, 1),
+        ({"N": "12"}, 2),  # one byte per pair of digits, plus one
+        ({"N": "12345"}, 4),
+        ({"N": "12345678901234567890123456789012345678"}, 20),
+        ({"N": "1.5"}, 3),  # pairs align on the decimal point: 01|50
+        ({"N": "-1"}, 3),  # a negative number costs one more byte
+        ({"N": "0"}, 1),
+        ({"M": {}}, 3),  # empty map or list: the 3-byte overhead
+        ({"L": []}, 3),
+        ({"L": [{"S": "x"}, {"BOOL": True}]}, 3 + (1 + 1) + (1 + 1)),
+        ({"M": {"ab": {"S": "x"}, "c": {"NULL": True}}}, 3 + (2 + 1 + 1) + (1 + 1 + 1)),
+        ({"SS": ["abc", "de"]}, 5),
+        ({"NS": ["1", "123"]}, 2 + 3),
+        ({"BS": [b"ab", b"c"]}, 3),
+    ],
+)
+def test_attribute_value_size(av: dict[str, Any], size: int) -> None:
+    assert attribute_value_size(av) == size
+
+
+def test_item_size_counts_names_and_values() -> None:
+    item = {"pk": {"S": "customer#1"}, "ünï": {"N": "12"}, "tags": {"L": [{"S": "a"}]}}
+    assert item_size(item) == (2 + 10) + (len("ünï".encode()) + 2) + (4 + 3 + 1 + 1)
+
+
+def test_write_and_read_capacity_units() -> None:
+    three_kb = {"pk": {"S": "k"}, "p": {"B": bytes(3 * 1024 - 4)}}
+    assert item_size(three_kb) == 3072
+    assert write_capacity_units(item_size(three_kb)) == 3
+    assert write_capacity_units(3073) == 4
+    assert write_capacity_units(1) == 1 and write_capacity_units(1024) == 1 and write_capacity_units(1025) == 2
+    assert read_capacity_units(4096) == 0.5 and read_capacity_units(4097) == 1.0
+    assert read_capacity_units(4096, consistent=True) == 1.0 and read_capacity_units(8193, consistent=True) == 3.0
+
+
+def test_item_over_400_kb_is_refused_with_advice() -> None:
+    item = {"pk": {"S": "k"}, "p": {"B": bytes(MAX_ITEM_BYTES - 4 + 1)}}
+    with pytest.raises(InvalidItemError, match="item is 409,601 bytes; DynamoDB's limit is 409,600") as info:
+        validate_item_size(item, where="data/a.json.gz line 9")
+    assert "S3" in str(info.value)
+    assert validate_item_size({"pk": {"S": "k"}, "p": {"B": bytes(MAX_ITEM_BYTES - 4)}}) == MAX_ITEM_BYTES
+
+
+# --------------------------------------------------------------------------- keys
+
+TYPES = key_attribute_types(SAMPLE_ATTRIBUTE_DEFINITIONS)
+
+
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ({"sk": {"N": "1"}}, "partition key attribute 'pk' is missing"),
+        ({"pk": {"S": "a"}}, "sort key attribute 'sk' is missing"),
+        ({"pk": {"N": "1"}, "sk": {"N": "1"}}, "partition key attribute 'pk' is of type N; the table expects S"),
+        ({"pk": {"S": "a"}, "sk": {"S": "1"}}, "sort key attribute 'sk' is of type S; the table expects N"),
+        ({"pk": {"S": ""}, "sk": {"N": "1"}}, "partition key attribute 'pk' is empty"),
+        ({"pk": {"S": "é" * 1025}, "sk": {"N": "1"}}, "partition key attribute 'pk' is 2,050 bytes; DynamoDB allows at most 2,048"),
+        ({"pk": "a", "sk": {"N": "1"}}, "partition key attribute 'pk' is of type unknown"),
+    ],
+)
+def test_validate_key_names_the_key_attribute(item: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidKeyError, match=match) as info:
+        validate_key(item, SAMPLE_KEY_SCHEMA, TYPES, where="line 4")
+    assert str(info.value).startswith("line 4: ")
+
+
+def test_validate_key_sort_key_limit_and_valid_keys() -> None:
+    schema = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    types = {"pk": "S", "sk": "B"}
+    validate_key({"pk": {"S": "é" * 1024}, "sk": {"B": b"x" * 1024}}, schema, types)
+    with pytest.raises(InvalidKeyError, match="sort key attribute 'sk' is 1,025 bytes; DynamoDB allows at most 1,024"):
+        validate_key({"pk": {"S": "a"}, "sk": {"B": b"x" * 1025}}, schema, types)
+    for item in sample_items(8):
+        validate_key(item, SAMPLE_KEY_SCHEMA, TYPES)
+
+
+def test_key_of_identifies_numbers_by_value() -> None:
+    a = key_of({"pk": {"S": "a"}, "sk": {"N": "1.50"}}, SAMPLE_KEY_SCHEMA)
+    b = key_of({"pk": {"S": "a"}, "sk": {"N": "1.5"}, "x": {"S": "other"}}, SAMPLE_KEY_SCHEMA)
+    assert a == b and hash(a) == hash(b)
+    assert key_of({"pk": {"S": "a"}, "sk": {"N": "2"}}, SAMPLE_KEY_SCHEMA) != a
+
+
+# --------------------------------------------------------------------------- against DynamoDB Local
+
+
+@pytest.fixture
+def scratch_table(source_ddb: Any, unique_name: Callable[[str], str]) -> str:
+    name = unique_name("vals")
+    source_ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+EDGE_VALUES: list[dict[str, Any]] = [
+    {"N": MAX_NUMBER}, {"N": "1E+126"}, {"N": MIN_NUMBER}, {"N": "1E-131"}, {"N": "-" + MAX_NUMBER},
+    {"N": "1.2345678901234567890123456789012345678E-130"}, {"N": "9.9999999999999999999999999999999999999E-131"},
+    {"N": "12345678901234567890123456789012345678"}, {"N": "123456789012345678901234567890123456789"},
+    {"N": " 1"}, {"N": "1_000"}, {"N": "+1"}, {"N": ".5"}, {"N": "5."}, {"N": "1e3"}, {"N": "NaN"},
+    {"SS": ["a", "a"]}, {"NS": ["1", "1.0"]}, {"SS": [""]}, {"BS": [""]}, {"M": {"": {"S": "x"}}},
+    _nest(31, {"S": "x"}), _nest(32, {"S": "x"}), _nest(30, {"M": {}}), _nest(31, {"M": {}}),
+    _nest(30, {"L": []}), _nest(31, {"L": []}), _nest(31, {"SS": ["a"]}),
+]
+
+
+@pytest.mark.integration
+def test_our_rules_accept_exactly_what_dynamodb_accepts(source_ddb: Any, scratch_table: str) -> None:
+    verdicts = []
+    for i, value in enumerate(EDGE_VALUES):
+        try:
+            item_from_json({"pk": {"S": f"edge{i}"}, "v": value})
+            ours = "accept"
+        except InvalidItemError:
+            ours = "refuse"
+        try:
+            source_ddb.put_item(TableName=scratch_table, Item={"pk": {"S": f"edge{i}"}, "v": _wire_unchecked(value)})
+            theirs = "accept"
+        except source_ddb.exceptions.ClientError:
+            theirs = "refuse"
+        verdicts.append((i, ours, theirs))
+    assert [v for v in verdicts if v[1] != v[2]] == []
+    assert {v[1] for v in verdicts} == {"accept", "refuse"}  # the probes cover both sides of each rule
+
+
+def _wire_unchecked(value: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB JSON → wire form without any of our checks (binaries decoded, nothing validated)."""
+    ((tag, payload),) = value.items()
+    if tag == "BS":
+        return {"BS": [base64.b64decode(x) for x in payload]}
+    if tag == "M":
+        return {"M": {k: _wire_unchecked(v) for k, v in payload.items()}}
+    if tag == "L":
+        return {"L": [_wire_unchecked(v) for v in payload]}
+    return value
+
+
+SIZE_PROBES: list[dict[str, Any]] = [
+    {}, {"a": {"S": "Zoë 東京"}}, {"a": {"N": "0"}}, {"a": {"N": "-1"}}, {"a": {"N": "1.5"}}, {"a": {"N": "-12345.678"}},
+    {"a": {"N": "0.001"}}, {"a": {"N": "1E+20"}}, {"a": {"N": "12345678901234567890123456789012345678"}},
+    {"a": {"NS": ["-1", "1.5", "100"]}}, {"a": {"SS": ["abc", "", "de"]}}, {"a": {"BS": [b"ab", b""]}},
+    {"a": {"M": {"x": {"N": "1.5"}, "yy": {"L": [{"NULL": True}, {"BOOL": False}, {"M": {}}]}}}},
+    {"dotted.name": {"B": b""}, "Case": {"S": ""}, "case": {"L": []}},
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("extra", SIZE_PROBES, ids=range(len(SIZE_PROBES)))
+def test_item_size_matches_dynamodb_byte_for_byte(source_ddb: Any, scratch_table: str, extra: Item) -> None:
+    """Pad the item to exactly 1024 bytes by our count: DynamoDB must charge 1 WCU, and 2 at 1025."""
+
+    def consumed(item: Item) -> float:
+        source_ddb.delete_item(TableName=scratch_table, Key={"pk": item["pk"]})  # a put costs max(old, new)
+        response = source_ddb.put_item(TableName=scratch_table, Item=item, ReturnConsumedCapacity="TOTAL")
+        return float(response["ConsumedCapacity"]["CapacityUnits"])
+
+    base: Item = {"pk": {"S": "size-probe"}, **extra, "pad": {"B": b""}}
+    padding = 1024 - item_size(base)
+    exact = {**base, "pad": {"B": b"x" * padding}}
+    over = {**base, "pad": {"B": b"x" * (padding + 1)}}
+    assert item_size(exact) == 1024 and item_size(over) == 1025
+    assert consumed(exact) == write_capacity_units(1024) == 1
+    assert consumed(over) == write_capacity_units(1025) == 2
