@@ -255,6 +255,7 @@ def run_export(
     emulate: bool | None = None,
     wait: bool = False,
     s3_client: Any = None,
+    dynamodb_client: Any = None,
     notify: Callable[[str], None] = lambda message: None,
     on_poll: Callable[[dict[str, Any], float], None] | None = None,
     on_items: Callable[[int], None] | None = None,
@@ -264,9 +265,9 @@ def run_export(
     """Export ``request.table`` of ``account`` into ``request.bucket``; see the module docstring.
 
     ``s3_client`` is used only by the emulation (default: ``account``'s S3 client — the writer
-    of the files, as on AWS).
+    of the files, as on AWS); ``dynamodb_client`` defaults to ``account``'s.
     """
-    dynamodb = account.client("dynamodb")
+    dynamodb = dynamodb_client if dynamodb_client is not None else account.client("dynamodb")
     table = describe_table(dynamodb, request.table)
     if emulate is not True:
         try:
