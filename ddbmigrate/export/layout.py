@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import decimal
 import hashlib
 import json
 import random
@@ -42,7 +41,7 @@ from datetime import datetime, timezone
 from typing import Any, TypedDict
 
 from ddbmigrate.errors import ExportError, ExportIntegrityError, InvalidItemError
-from ddbmigrate.values import DYNAMODB_CONTEXT, Item, item_from_json, item_to_json
+from ddbmigrate.values import Item, item_from_json, item_to_json
 
 __all__ = [
     "DATA_FOLDER",
@@ -404,8 +403,4 @@ def parse_item_line(line: str, *, where: str) -> Item:
     if not isinstance(obj, dict) or set(obj) != {"Item"}:
         keys = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
         raise InvalidItemError(f"{where}: expected {{\"Item\": {{…}}}}, found {keys}")
-    # DynamoDB's 38-digit context: under Python's default 28 digits, the range check's arithmetic
-    # would round 9.99…E+125 (38 nines) up to 1E+126 and reject a valid number. Contexts are
-    # per thread, so this also holds in worker threads and Spark tasks.
-    with decimal.localcontext(DYNAMODB_CONTEXT):
-        return item_from_json(obj["Item"], where=where)
+    return item_from_json(obj["Item"], where=where)
