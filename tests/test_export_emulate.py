@@ -222,3 +222,22 @@ def test_progress_reports_every_item(source: Any, s3: Any, sample_table: str, bu
     seen: list[int] = []
     emulate_export(source, sample_table, s3, bucket, "p", data_files=3, on_items=seen.append)
     assert sum(seen) == ITEMS
+
+
+def test_unicode_line_separators_inside_values_do_not_split_lines(
+    source: Any, source_ddb: Any, s3: Any, bucket: str
+) -> None:
+    """JSON keeps U+2028, U+2029 and U+0085 raw; only '\\n' ends a line (str.splitlines would split)."""
+    name = f"export-seps-{uuid.uuid4().hex[:8]}"
+    create_sample_table(source_ddb, name)
+    tricky = {"pk": {"S": "a\u2028b"}, "sk": {"N": "1"}, "line\u2029name": {"S": "x\u0085y\r\nz"},
+              "l": {"L": [{"S": "\u2028"}]}}
+    try:
+        source_ddb.put_item(TableName=name, Item=tricky)
+        export = open_export(emulate_export(source, name, s3, bucket, "seps", data_files=1), s3)
+    finally:
+        source_ddb.delete_table(TableName=name)
+    (data_file,) = export.data_files
+    assert "\u2028" in gzip.decompress(export.read_file(data_file)).decode()
+    assert [item for _, item in export.iter_items(data_file, verify=True)] == [tricky]
+    assert export.check().items == 1
