@@ -58,6 +58,7 @@ from ddbmigrate.export.layout import (
     parse_time,
     require_supported,
 )
+from ddbmigrate.export.trigger import export_folder_uri
 from ddbmigrate.s3uri import S3Uri, parse_s3_uri
 from ddbmigrate.values import Item
 
@@ -417,8 +418,6 @@ def _folder_from_arn(arn: str, dynamodb_client: Any) -> S3Uri:
     if status != "COMPLETED":
         reason = f": {description.get('FailureCode')} {description.get('FailureMessage')}" if status == "FAILED" else ""
         raise ExportError(f"export {arn} is {status}{reason}; only a COMPLETED export can be read")
-    from ddbmigrate.export.trigger import export_folder_uri
-
     return parse_s3_uri(export_folder_uri(description), what="export folder")
 
 

@@ -36,12 +36,14 @@ from botocore.exceptions import ClientError
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.errors import ConfigError, ExportError
+from ddbmigrate.export.emulate import emulate_export
 from ddbmigrate.export.layout import OUTPUT_FORMAT, export_folder_key, find_export_location, parse_export_arn
 
 __all__ = [
     "ExportOutcome",
     "ExportRequest",
     "api_absent",
+    "describe_table",
     "ensure_pitr",
     "export_folder_uri",
     "run_export",
@@ -293,8 +295,6 @@ def run_export(
                 folder_uri=export_folder_uri(description), export_arn=description["ExportArn"],
                 status=description.get("ExportStatus", ""), emulated=False, item_count=description.get("ItemCount"),
             )
-    from ddbmigrate.export.emulate import emulate_export
-
     if request.bucket_owner:
         notify("--bucket-owner is not used by the emulation (it writes with the profile's S3 client)")
     if request.export_time is not None:
