@@ -1,0 +1,226 @@
+"""Mapped rows back to DynamoDB items: the writer's half of the lossless mapping (pure).
+
+After ApplyMapping a row holds plain values at the rules' target paths. Each rule says which
+DynamoDB type its value is (the tag its source path ends in, see :mod:`ddbmigrate.mapping.rules`),
+so :func:`row_to_item` can rebuild the wire item exactly:
+
+==============  ===============================================================================
+rule's tag      value in the row → wire value
+==============  ===============================================================================
+S               ``str`` as is; another target type (the user's choice) → its text form
+N               text → the number (checked, canonical); ``Decimal``/``int`` exactly; ``float``
+                (a user's explicit ``double``/``float``) via its shortest repr
+B               base64 text (or its bytes, for a ``binary`` target) → ``bytes``
+BOOL            ``bool`` (or ``"true"``/``"false"``)
+NULL            ``True`` → ``{"NULL": True}``
+SS / NS / BS    list → a set of str / numbers / bytes (empty or duplicate members are refused)
+M               struct (dict) of typed members → M
+pass-through    DynamoDB JSON text (``{"L": […]}``) or a typed struct → the value, validated
+==============  ===============================================================================
+
+A dotted target (``address.geo.lat``) nests the value in maps (``address`` → ``geo``). A null
+(missing) value is omitted, so an M is created only around values that exist. A row that
+:func:`~ddbmigrate.mapping.spark.apply_mapping` marked with cast failures is refused with the
+target paths named: a cast that yields null would otherwise drop the attribute silently.
+
+Errors are :class:`~ddbmigrate.errors.InvalidItemError` naming the target path and rule, never
+the value: the job dead-letters the row with that reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+import math
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ddbmigrate.errors import InvalidItemError
+from ddbmigrate.mapping.file import MappingFile
+from ddbmigrate.mapping.rules import PASSTHROUGH, Rule, compile_rules
+from ddbmigrate.schema import join_path
+from ddbmigrate.values import AttributeValue, Item, canonical_number, item_from_json, validate_attribute_value
+
+__all__ = ["CAST_FAILURES_COLUMN", "row_to_item"]
+
+CAST_FAILURES_COLUMN = "__ddbmigrate_cast_failures"
+"""Column :func:`~ddbmigrate.mapping.spark.apply_mapping` adds with ``check_casts=True``: the target
+paths whose non-null source value the cast turned into null."""
+
+
+def row_to_item(row: Any, mapping: MappingFile | Sequence[Rule] | Sequence[Sequence[str]]) -> Item:
+    """One mapped row (a ``dict`` or a Spark ``Row``) → wire item, honouring the mapping's edits.
+
+    ``mapping`` is a :class:`MappingFile`, its ``rules``, or raw 4-tuples (parsed on each call —
+    pass compiled rules in a loop).
+    """
+    rules = _rules(mapping)
+    values = row.asDict(recursive=True) if hasattr(row, "asDict") else row
+    failures = values.get(CAST_FAILURES_COLUMN)
+    if failures:
+        raise InvalidItemError(
+            f"target(s) {', '.join(repr(f) for f in failures)}: the value does not fit the mapping's target type "
+            "(the cast gave null); widen the target type in the mapping or keep the generated one"
+        )
+    item: Item = {}
+    for rule in rules:
+        value = _lookup(values, rule.target)
+        if value is None:
+            continue
+        av = _convert(rule, value)
+        if av is None:
+            continue
+        _place(item, rule.target, av)
+    for name, av in item.items():
+        validate_attribute_value(av, where=f"attribute {name!r}")
+    return item
+
+
+def _rules(mapping: Any) -> Sequence[Rule]:
+    if isinstance(mapping, MappingFile):
+        return mapping.rules
+    mapping = list(mapping)
+    if all(isinstance(r, Rule) for r in mapping):
+        return mapping
+    return compile_rules(mapping)
+
+
+def _lookup(values: Mapping[str, Any], path: Sequence[str]) -> Any:
+    current: Any = values
+    for name in path:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(name)
+        if current is None:
+            return None
+    return current
+
+
+def _place(item: Item, path: Sequence[str], av: AttributeValue) -> None:
+    container: dict[str, Any] = item
+    for name in path[:-1]:
+        container = container.setdefault(name, {"M": {}})["M"]
+    container[path[-1]] = av
+
+
+def _convert(rule: Rule, value: Any) -> AttributeValue | None:
+    where = f"target {join_path(rule.target)!r} (mappings[{rule.index}])"
+    tag = rule.tag
+    if tag == PASSTHROUGH:
+        return _member(value, where)
+    if tag == "M":
+        return {"M": _members(value, where)}
+    if tag in ("SS", "NS", "BS"):
+        if not isinstance(value, (list, tuple)):
+            raise InvalidItemError(f"{where}: a {tag} must arrive as an array")
+        member_tag = tag[0]
+        members = [_scalar(member_tag, m, where) for m in value if m is not None]
+        if len(members) != len(value):
+            raise InvalidItemError(f"{where}: {tag} has a null member")
+        return {tag: members}
+    if tag in ("S", "N", "B", "BOOL", "NULL"):
+        return {tag: _scalar(tag, value, where)}
+    raise InvalidItemError(f"{where}: the rule's source path does not end in a type tag")
+
+
+def _scalar(tag: str, value: Any, where: str) -> Any:
+    if tag == "S":
+        return _text(value, where)
+    if tag == "N":
+        return _number(value, where)
+    if tag == "B":
+        return _binary(value, where)
+    if tag == "BOOL":
+        if isinstance(value, bool):
+            return value
+        if value in ("true", "false"):
+            return value == "true"
+        raise InvalidItemError(f"{where}: BOOL must arrive as a boolean")
+    # NULL
+    if value is True or value == "true":
+        return True
+    raise InvalidItemError(f"{where}: NULL must be true")
+
+
+def _text(value: Any, where: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidItemError(f"{where}: binary value is not UTF-8 text, cannot be an S") from None
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    raise InvalidItemError(f"{where}: a {type(value).__name__} cannot become an S")
+
+
+def _number(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        raise InvalidItemError(f"{where}: a boolean cannot become an N")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidItemError(f"{where}: N may not be NaN or Infinity")
+        value = repr(value)
+    elif isinstance(value, (int, Decimal)):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidItemError(f"{where}: a {type(value).__name__} cannot become an N")
+    return canonical_number(value, where=where)
+
+
+def _binary(value: Any, where: str) -> bytes:
+    text = bytes(value) if isinstance(value, (bytes, bytearray)) else value  # binary target: the base64 text's bytes
+    if not isinstance(text, (str, bytes)):
+        raise InvalidItemError(f"{where}: B must arrive as base64 text")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidItemError(f"{where}: B is not valid base64") from None
+
+
+def _members(value: Any, where: str) -> dict[str, AttributeValue]:
+    if not isinstance(value, Mapping):
+        raise InvalidItemError(f"{where}: an M must arrive as a struct of its members")
+    members = {}
+    for name, member in value.items():
+        if member is None:
+            continue
+        av = _member(member, f"{where}.{name}")
+        if av is not None:
+            members[name] = av
+    return members
+
+
+def _member(value: Any, where: str) -> AttributeValue | None:
+    """A typed value: DynamoDB JSON text (pass-through) or a struct of type tags (one non-null)."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            raise InvalidItemError(f"{where}: pass-through is not DynamoDB JSON") from None
+        return item_from_json({"pass-through": parsed}, where=where)["pass-through"]
+    if not isinstance(value, Mapping):
+        raise InvalidItemError(f"{where}: expected DynamoDB JSON text or a struct of type tags")
+    present = [(tag, v) for tag, v in value.items() if v is not None]
+    if not present:
+        return None
+    if len(present) > 1:
+        raise InvalidItemError(f"{where}: holds several types ({', '.join(t for t, _ in present)})")
+    (tag, payload), = present
+    if tag == "M":
+        return {"M": _members(payload, where)}
+    if tag in ("SS", "NS", "BS"):
+        return {tag: [_scalar(tag[0], m, where) for m in payload]}
+    if tag in ("S", "N", "B", "BOOL", "NULL"):
+        return {tag: _scalar(tag, payload, where)}
+    raise InvalidItemError(f"{where}: unknown type tag {tag!r}")
