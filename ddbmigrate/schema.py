@@ -179,12 +179,14 @@ class _Shape:
         self.empty_map = False
         self.opaque = False  # decided: a typed pass-through; stop looking inside
 
-    def add(self, av: Any, where: Callable[[], str]) -> None:
+    def add(self, av: Any, path: Callable[[], tuple[str, ...]], where: str) -> None:
+        """Merge one value; ``path()`` (built only on error) names it in messages."""
         if not isinstance(av, dict) or len(av) != 1:
-            raise InvalidItemError(f"{where()}: a typed value must be an object with exactly one type tag")
+            raise InvalidItemError(f"{where}: attribute {join_path(path())!r}: a typed value must be an object "
+                                   "with exactly one type tag")
         (tag, payload), = av.items()
         if tag not in TYPE_TAGS:
-            raise InvalidItemError(f"{where()}: unknown type tag {tag!r}")
+            raise InvalidItemError(f"{where}: attribute {join_path(path())!r}: unknown type tag {tag!r}")
         if tag not in self.tags:
             self.tags.add(tag)
             if len(self.tags) > 1 or tag == "L":
@@ -193,7 +195,7 @@ class _Shape:
             return
         if tag == "M":
             if not isinstance(payload, dict):
-                raise InvalidItemError(f"{where()}: M must be an object")
+                raise InvalidItemError(f"{where}: attribute {join_path(path())!r}: M must be an object")
             if not payload:
                 self.empty_map = self.opaque = True
                 return
@@ -202,7 +204,7 @@ class _Shape:
                 shape = members.get(name)
                 if shape is None:
                     shape = members[name] = _Shape()
-                shape.add(value, lambda name=name: f"{where()}.{quote_name(name)}")
+                shape.add(value, lambda name=name: (*path(), name), where)
 
     def field(self, name: str) -> dict[str, Any]:
         if self.opaque:
@@ -235,7 +237,7 @@ class SchemaAccumulator:
             shape = attributes.get(name)
             if shape is None:
                 shape = attributes[name] = _Shape()
-            shape.add(av, lambda name=name: f"{where}: attribute {quote_name(name)}")
+            shape.add(av, lambda name=name: (name,), where)
         self.items += 1
 
     def schema(self) -> Schema:
