@@ -139,7 +139,7 @@ def source_tag(source: Sequence[str]) -> str | None:
         if tag not in TYPE_TAGS:
             raise MappingError(f"'{tag}' in {join_path(source)} is not a DynamoDB type tag ({', '.join(sorted(TYPE_TAGS))})")
         if tag != "M" and position != len(rest) - 1:
-            raise MappingError(f"{join_path(source)} reaches inside a {tag} value; only maps (M) have members")
+            raise MappingError(f"{join_path(source)} reaches inside {_article(tag)} value; only maps (M) have members")
     if len(rest) % 2 == 1:
         return PASSTHROUGH
     return rest[-1]
@@ -196,12 +196,16 @@ def compile_rules(
         if expected is not None and tag == PASSTHROUGH:
             allowed = frozenset({expected})  # DynamoDB JSON text stays a string, a typed struct a struct
         if rule.target_type.name not in allowed:
-            what = "a typed pass-through" if tag == PASSTHROUGH else f"an {tag}" if tag[0] in "SNM" else f"a {tag}"
+            what = "a typed pass-through" if tag == PASSTHROUGH else _article(tag)
             raise MappingError(f"{at}: {what} cannot be written back from target type {rule.target_type}; "
                                f"use one of {', '.join(sorted(allowed))}")
         compiled.append(Rule(index, rule.source, rule.source_type, rule.target, rule.target_type, tag))
     check_targets(compiled, where=where)
     return tuple(compiled)
+
+
+def _article(tag: str) -> str:
+    return f"an {tag}" if tag[0] in "SNM" else f"a {tag}"  # an S, an N, an M, an SS, an NS; a B, a BOOL…
 
 
 def _schema_type_at(schema: Mapping[str, Any], source: Sequence[str]) -> str | None:
