@@ -1,0 +1,278 @@
+"""``awsglue.context.GlueContext`` for plain PySpark: S3/local sources and the DynamoDB sink.
+
+Supported, with Glue's signatures and defaults:
+
+* ``GlueContext(sparkContext=None, **options)`` — a SparkContext, a SparkSession or nothing (the
+  active session). ``spark_session``/``sparkSession``, ``get_logger()``, and everything
+  ``SQLContext`` offers, as Glue's class is one too. ``minPartitions``/``targetPartitions`` are
+  accepted and ignored. Two local-only options, harmless on Glue (whose GlueContext ignores
+  unknown options): ``boto3_session`` — anything with ``.client(name)`` (a ``boto3.Session`` or
+  a :class:`ddbmigrate.accounts.Account`) used for S3; the default credential chain
+  (``AWS_PROFILE`` …) otherwise — and ``staging_dir``, where S3 objects are downloaded.
+* ``create_dynamic_frame.from_options`` / ``create_dynamic_frame_from_options`` and
+  ``create_data_frame.from_options``: ``connection_type="s3"`` with ``format`` ``json`` (options
+  ``multiline``/``multiLine``) or ``parquet``; see :mod:`ddbmigrate.gluelocal.staging` for paths.
+* ``write_dynamic_frame.from_options`` / ``write_dynamic_frame_from_options`` /
+  ``write_from_options`` / ``getSink(...).writeFrame``: ``connection_type="dynamodb"``, see
+  :mod:`ddbmigrate.gluelocal.dynamodb`. Returns an empty DynamicFrame named ``<name>_errors``
+  (Glue returns the write's error records there) with the sink's stats as ``.sink_stats``.
+* ``create_dynamic_frame_from_rdd`` / ``create_dynamic_frame.from_rdd``.
+
+Everything else that needs AWS Glue itself (the Data Catalog, JDBC connections, purge/transition,
+streaming, transactions) raises :class:`~ddbmigrate.errors.ConfigError` naming the method.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark.sql import SparkSession, SQLContext
+
+from ddbmigrate.errors import ConfigError
+from ddbmigrate.gluelocal.dynamicframe import (
+    DynamicFrame,
+    DynamicFrameCollection,
+    DynamicFrameReader,
+    DynamicFrameWriter,
+    unsupported,
+)
+from ddbmigrate.gluelocal.staging import S3ReadOptions, stage_files
+
+__all__ = ["GlueContext"]
+
+log = logging.getLogger("ddbmigrate.gluelocal")
+
+_UNSUPPORTED_METHODS = frozenset(
+    {
+        "getSource", "getStreamingSource", "get_catalog_schema_as_spark_schema", "create_dynamic_frame_from_catalog",
+        "create_data_frame_from_catalog", "create_sample_dynamic_frame_from_catalog",
+        "create_sample_dynamic_frame_from_options", "write_dynamic_frame_from_catalog",
+        "write_data_frame_from_catalog", "write_dynamic_frame_from_jdbc_conf", "write_from_jdbc_conf",
+        "extract_jdbc_conf", "purge_table", "purge_s3_path", "transition_table", "transition_s3_path",
+        "getSampleStreamingDynamicFrame", "forEachBatch", "add_ingestion_time_columns", "start_transaction",
+        "commit_transaction", "cancel_transaction", "convert_resolve_option",
+    }
+)
+_JSON_FORMAT_OPTIONS = frozenset({"multiline", "multiLine", "optimizePerformance"})
+
+
+class _GlueLogger:
+    """What ``get_logger()`` returns on Glue (``info``/``warn``/``error``), backed by :mod:`logging`."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+
+    def info(self, message: str) -> None:
+        self._logger.info(message)
+
+    def warn(self, message: str) -> None:
+        self._logger.warning(message)
+
+    warning = warn
+
+    def error(self, message: str) -> None:
+        self._logger.error(message)
+
+    def debug(self, message: str) -> None:
+        self._logger.debug(message)
+
+
+class _DataSink:
+    """What ``getSink`` returns: ``setFormat``/``setCatalogInfo`` then ``writeFrame``/``write``."""
+
+    def __init__(self, context: GlueContext, connection_type: str, transformation_ctx: str, options: dict[str, Any]):
+        self._context, self._type, self._ctx, self._options = context, connection_type, transformation_ctx, options
+        self._format: str | None = None
+        self._format_options: dict[str, Any] = {}
+
+    def setFormat(self, format: str, **options: Any) -> None:
+        self._format, self._format_options = format, options
+
+    def setCatalogInfo(self, catalogDatabase: str, catalogTableName: str, catalogId: str = "") -> None:
+        raise unsupported("DataSink.setCatalogInfo (the Glue Data Catalog)")
+
+    def setAccumulableSize(self, size: int) -> None:
+        return None
+
+    def writeFrame(self, dynamic_frame: DynamicFrame, info: str = "") -> DynamicFrame:
+        return self._context.write_from_options(
+            dynamic_frame, self._type, self._options, self._format, self._format_options, self._ctx
+        )
+
+    def write(self, dynamic_frame_or_dfc: Any, info: str = "") -> Any:
+        return self._context.write_from_options(
+            dynamic_frame_or_dfc, self._type, self._options, self._format, self._format_options, self._ctx
+        )
+
+
+def _source_name(paths: list[str]) -> str:
+    """Glue's name for a frame read from ``paths``: their common prefix without ``:``, ``/`` and ``.``."""
+    import os
+
+    prefix = os.path.commonprefix(paths).split(":")[-1]  # noqa: RUF071 - character-wise, as Glue does
+    return "".join(c for c in prefix if c not in ":/.")
+
+
+class GlueContext(SQLContext):
+    """A SQLContext with Glue's readers and writers (module docstring)."""
+
+    def __init__(self, sparkContext: Any = None, **options: Any) -> None:
+        if sparkContext is None:
+            session = SparkSession.builder.getOrCreate()
+        elif isinstance(sparkContext, SparkSession):
+            session = sparkContext
+        else:
+            session = SparkSession.builder.getOrCreate()
+        super().__init__(session.sparkContext, session)
+        self._boto3_session = options.pop("boto3_session", None)
+        self._staging_dir = options.pop("staging_dir", None)
+        self._options = options
+        self.create_dynamic_frame = DynamicFrameReader(self)
+        self.create_data_frame = _DataFrameReader(self)
+        self.write_dynamic_frame = DynamicFrameWriter(self)
+        self.spark_session = self.sparkSession
+        self._glue_logger = _GlueLogger(log)
+
+    def __getattr__(self, item: str) -> Any:
+        if item in _UNSUPPORTED_METHODS:
+            raise unsupported(f"GlueContext.{item}")
+        raise AttributeError(f"'GlueContext' object has no attribute {item!r}")
+
+    def get_logger(self) -> _GlueLogger:
+        return self._glue_logger
+
+    def _s3_client(self) -> Any:
+        if self._boto3_session is not None:
+            return self._boto3_session.client("s3")
+        import boto3
+
+        return boto3.Session().client("s3")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _read_dataframe(
+        self, connection_type: str, connection_options: Mapping[str, Any], format: str | None,
+        format_options: Mapping[str, Any],
+    ) -> tuple[Any, str]:
+        if connection_type == "dynamodb":
+            raise unsupported("create_dynamic_frame.from_options(connection_type='dynamodb')")
+        if connection_type != "s3":
+            raise ConfigError(
+                f"connection_type {connection_type!r} is not supported by the local Glue runtime; "
+                "supported: 's3' (also for local and file:// paths)"
+            )
+        options = S3ReadOptions.from_connection_options(connection_options)
+        fmt = (format or "").lower()
+        if fmt == "json":
+            unknown = sorted(set(format_options) - _JSON_FORMAT_OPTIONS)
+            if unknown:
+                raise ConfigError(
+                    f"format option(s) {', '.join(map(repr, unknown))} for json are not supported locally; "
+                    f"supported: {', '.join(sorted(_JSON_FORMAT_OPTIONS))}"
+                )
+            multiline = format_options.get("multiline", format_options.get("multiLine", False))
+            multiline = str(multiline).lower() == "true"
+        elif fmt == "parquet":
+            if format_options:
+                raise ConfigError(f"format options {sorted(format_options)} for parquet are not supported locally")
+        else:
+            raise ConfigError(f"format {format!r} is not supported by the local Glue runtime; supported: json, parquet")
+        staged = stage_files(options, self._s3_client, staging_dir=self._staging_dir)
+        name = _source_name(list(options.paths))
+        if not staged.files:
+            return self.sparkSession.createDataFrame([], "struct<>"), name
+        reader = self.sparkSession.read
+        if fmt == "json":
+            return reader.json(staged.files, multiLine=multiline), name
+        return reader.parquet(*staged.files), name
+
+    def create_dynamic_frame_from_options(
+        self, connection_type: str, connection_options: Mapping[str, Any] | None = None,
+        format: str | None = None, format_options: Mapping[str, Any] | None = None,
+        transformation_ctx: str = "", push_down_predicate: str = "", **kwargs: Any,
+    ) -> DynamicFrame:
+        """Read ``connection_options["paths"]`` in ``format`` into a DynamicFrame named as Glue names it."""
+        if push_down_predicate:
+            raise unsupported("push_down_predicate (it filters Data Catalog partitions)")
+        df, name = self._read_dataframe(connection_type, connection_options or {}, format, format_options or {})
+        return DynamicFrame(df, self, name)
+
+    def create_data_frame_from_options(
+        self, connection_type: str, connection_options: Mapping[str, Any] | None = None,
+        format: str | None = None, format_options: Mapping[str, Any] | None = None,
+        transformation_ctx: str = "", push_down_predicate: str = "", **kwargs: Any,
+    ) -> Any:
+        df, _name = self._read_dataframe(connection_type, connection_options or {}, format, format_options or {})
+        return df
+
+    def create_dynamic_frame_from_rdd(
+        self, data: Any, name: str, schema: Any = None, sample_ratio: float | None = None, transformation_ctx: str = ""
+    ) -> DynamicFrame:
+        return DynamicFrame(self.sparkSession.createDataFrame(data, schema, sample_ratio), self, name)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def getSink(
+        self, connection_type: str, format: str | None = None, transformation_ctx: str = "", **options: Any
+    ) -> _DataSink:
+        sink = _DataSink(self, connection_type, transformation_ctx, options)
+        if format:
+            sink.setFormat(format)
+        return sink
+
+    def write_dynamic_frame_from_options(
+        self, frame: DynamicFrame, connection_type: str, connection_options: Mapping[str, Any] | None = None,
+        format: str | None = None, format_options: Mapping[str, Any] | None = None,
+        transformation_ctx: str = "",
+    ) -> DynamicFrame:
+        """Write ``frame``; ``connection_type="dynamodb"`` only (module docstring)."""
+        return self.write_from_options(frame, connection_type, connection_options or {}, format, format_options or {},
+                                       transformation_ctx)
+
+    def write_from_options(
+        self, frame_or_dfc: Any, connection_type: str, connection_options: Mapping[str, Any] | None = None,
+        format: Any = None, format_options: Mapping[str, Any] | None = None,
+        transformation_ctx: str = "", **kwargs: Any,
+    ) -> Any:
+        if isinstance(frame_or_dfc, DynamicFrameCollection):
+            return DynamicFrameCollection(
+                [self.write_from_options(f, connection_type, connection_options, format, format_options,
+                                         transformation_ctx) for f in frame_or_dfc.values()],
+                self,
+            )
+        if not isinstance(frame_or_dfc, DynamicFrame):
+            raise ConfigError(f"frame_or_dfc must be DynamicFrame or DynamicFrameCollection. Got {type(frame_or_dfc).__name__}")
+        if connection_type != "dynamodb":
+            raise ConfigError(
+                f"writing to connection_type {connection_type!r} is not supported by the local Glue runtime; "
+                "supported: 'dynamodb'"
+            )
+        if format:
+            raise ConfigError(f"format {format!r} does not apply to connection_type 'dynamodb'; leave it out")
+        from ddbmigrate.gluelocal.dynamodb import write_frame
+
+        stats = write_frame(frame_or_dfc.toDF(), connection_options or {}, name=frame_or_dfc.name)
+        errors = DynamicFrame(self.sparkSession.createDataFrame([], "struct<>"), self, frame_or_dfc.name + "_errors")
+        errors.sink_stats = stats
+        return errors
+
+
+class _DataFrameReader:
+    """``glue_context.create_data_frame``: like ``create_dynamic_frame`` but returns a DataFrame."""
+
+    def __init__(self, glue_context: GlueContext) -> None:
+        self._glue_context = glue_context
+
+    def from_options(
+        self, connection_type: str, connection_options: Mapping[str, Any] | None = None,
+        format: str | None = None, format_options: Mapping[str, Any] | None = None,
+        transformation_ctx: str = "", push_down_predicate: str = "", **kwargs: Any,
+    ) -> Any:
+        return self._glue_context.create_data_frame_from_options(
+            connection_type, connection_options, format, format_options, transformation_ctx, push_down_predicate, **kwargs
+        )
+
+    def from_catalog(self, *args: Any, **kwargs: Any) -> Any:
+        raise unsupported("create_data_frame.from_catalog (the Glue Data Catalog)")
