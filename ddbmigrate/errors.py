@@ -13,6 +13,7 @@ __all__ = [
     "DdbMigrateError",
     "ExportError",
     "ExportIntegrityError",
+    "GlueError",
     "InvalidItemError",
     "InvalidKeyError",
     "LocalStackError",
@@ -77,6 +78,12 @@ class SourceError(DdbMigrateError):
     """Reading the source table failed in a way retries cannot fix."""
 
     exit_code = 6
+
+
+class GlueError(DdbMigrateError):
+    """A Glue job or crawler cannot be deployed or started, or a run ended other than SUCCEEDED."""
+
+    exit_code = 9
 
 
 class VerifyMismatch(DdbMigrateError):
