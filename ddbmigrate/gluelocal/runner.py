@@ -8,7 +8,7 @@
   them given in ``argv`` wins and is not added twice;
 * the script runs as ``__main__`` with its folder first on ``sys.path``;
 * Spark: the given SparkSession, or a new local one (``local[*]``, ``spark.sql.caseSensitive``
-  true, UI off, UTC). On Glue the script creates the SparkContext; here one already runs, so
+  true, UI and progress bars off, UTC). On Glue the script creates the SparkContext; here one already runs, so
   during the run ``SparkContext()`` in the script returns it (arguments such as ``conf=`` cannot
   apply to a running context and are logged as ignored), and ``stop()`` on it is skipped when the
   session belongs to the caller. A session created here is stopped when the script ends;
@@ -45,6 +45,7 @@ def local_spark_session(app_name: str = "ddbmigrate-gluelocal") -> Any:
         .appName(app_name)
         .config("spark.sql.caseSensitive", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
