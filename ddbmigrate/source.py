@@ -1,0 +1,338 @@
+"""The parallel segmented Scan reader: every item of a live table, at a bounded read rate.
+
+Used by ``verify`` (threads) and by the table-copy job (one Spark partition per segment), so the
+per-segment function :func:`scan_segment` is self-contained: it takes a picklable
+:class:`~ddbmigrate.accounts.Account` and builds its own client wherever it runs.
+
+Operational behaviour, per segment:
+
+* **Rate.** With ``read_units_per_second`` set, a :class:`~ddbmigrate.ratelimit.TokenBucket`
+  paces the pages. Each page takes its *estimated* cost before it is requested (the previous
+  page's cost) and settles against the ``ConsumedCapacity`` DynamoDB returns
+  (``ReturnConsumedCapacity="TOTAL"``), so over any window the segment reads at most
+  ``rate × window + burst`` units (burst = one second of rate). To keep one page from
+  overshooting — an unlimited Scan page is up to 1 MB, 128 RCU — the page ``Limit`` is sized to
+  about one burst of the bucket (and at least one 4 KB read, the smallest unit DynamoDB bills)
+  from the size of the items read so far; the first page reads one item. An explicit
+  ``page_limit`` overrides this.
+* **Retries.** Throttling (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
+  ``RequestLimitExceeded``), 5xx errors and dropped or timed-out connections are retried with
+  exponential backoff and full jitter (``uniform(0, min(max_delay, base_delay × 2^attempt))``),
+  at most ``RetryPolicy.max_attempts`` times per page; then :class:`~ddbmigrate.errors.SourceError`.
+  botocore's own retries are switched off for this client so that all waiting goes through the
+  injected ``sleep`` and is counted. A missing table or denied access fails at once.
+* **No duplicates, no gaps.** A retried page is requested again from the same
+  ``ExclusiveStartKey``; items are yielded only from successful pages, in order.
+* **Consistency.** ``consistent=True`` uses strongly consistent reads (twice the RCU). A Scan of a
+  live table is not a snapshot: items written during the scan may or may not be seen.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
+
+from ddbmigrate.accounts import Account, client_config
+from ddbmigrate.errors import ConfigError, SourceError
+from ddbmigrate.ratelimit import TokenBucket
+from ddbmigrate.values import Item, item_size, read_capacity_units
+
+__all__ = ["RETRYABLE_ERROR_CODES", "PageStats", "RetryPolicy", "scan_segment", "scan_table", "source_client"]
+
+RETRYABLE_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+    }
+)
+"""Error codes that a later attempt may get past (besides any HTTP 5xx)."""
+
+_CONNECTION_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+_MAX_PAGE_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently one page is retried (full-jitter exponential backoff)."""
+
+    max_attempts: int = 10
+    base_delay: float = 0.05
+    max_delay: float = 20.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return rng.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class PageStats:
+    """What one page cost; handed to ``on_page`` (from the reading thread or executor)."""
+
+    table: str
+    segment: int
+    items: int
+    consumed_units: float
+    retries: int
+    waited_seconds: float
+    at: float
+    """The injected clock's reading when the page arrived."""
+
+
+def source_client(account: Account) -> Any:
+    """A DynamoDB client for scanning: botocore retries off (ours are counted and injectable)."""
+    return account.client("dynamodb", config=client_config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+def scan_segment(
+    account: Account,
+    table: str,
+    segment: int,
+    total_segments: int,
+    *,
+    read_units_per_second: float | None = None,
+    consistent: bool = False,
+    page_limit: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
+    rng: random.Random | None = None,
+    on_page: Callable[[PageStats], None] | None = None,
+    client: Any | None = None,
+) -> Iterator[Item]:
+    """Every item of one segment of a parallel Scan, in wire form (see the module docstring).
+
+    ``client`` is for callers that already hold one (tests, a shared pool); by default a client
+    is built from ``account`` in the calling process. Raises :class:`SourceError` when the table
+    cannot be read, :class:`ConfigError` for a bad segment or rate.
+    """
+    for page in _pages(
+        account, table, segment, total_segments, read_units_per_second=read_units_per_second,
+        consistent=consistent, page_limit=page_limit, clock=clock, sleep=sleep,
+        retry=retry or RetryPolicy(), rng=rng or random.Random(), on_page=on_page, client=client,
+    ):
+        yield from page
+
+
+def _pages(
+    account: Account,
+    table: str,
+    segment: int,
+    total_segments: int,
+    *,
+    read_units_per_second: float | None,
+    consistent: bool,
+    page_limit: int | None,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    retry: RetryPolicy,
+    rng: random.Random,
+    on_page: Callable[[PageStats], None] | None,
+    client: Any | None,
+) -> Iterator[list[Item]]:
+    _check_segment(segment, total_segments)
+    if page_limit is not None and page_limit < 1:
+        raise ConfigError(f"page limit must be at least 1 item, got {page_limit}")
+    client = client or source_client(account)
+    bucket = TokenBucket(read_units_per_second, clock=clock, sleep=sleep) if read_units_per_second else None
+    request: dict[str, Any] = {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": total_segments,
+        "ReturnConsumedCapacity": "TOTAL",
+        "ConsistentRead": consistent,
+    }
+    estimate = 0.5  # the smallest Scan page (eventually consistent) until a page tells us more
+    limit = page_limit or (1 if bucket else None)
+    while True:
+        waited = bucket.acquire(estimate) if bucket else 0.0
+        if limit:
+            request["Limit"] = limit
+        response, retries = _scan_page(client, request, table=table, segment=segment, total=total_segments,
+                                       retry=retry, sleep=sleep, rng=rng, describe=account.describe())
+        items: list[Item] = response.get("Items", [])
+        consumed = _consumed(response, items, consistent)
+        if bucket:
+            bucket.settle(estimate, consumed)
+            estimate = max(consumed, 0.5)
+            if page_limit is None and items:
+                limit = _next_limit(float(bucket.burst or 1.0), items, consistent)
+        if on_page:
+            on_page(PageStats(table, segment, len(items), consumed, retries, waited, clock()))
+        if items:
+            yield items
+        start = response.get("LastEvaluatedKey")
+        if not start:
+            return
+        request["ExclusiveStartKey"] = start
+
+
+def _check_segment(segment: int, total_segments: int) -> None:
+    if not 1 <= total_segments <= 1_000_000:
+        raise ConfigError(f"--segments must be between 1 and 1,000,000 (DynamoDB's limit), got {total_segments}")
+    if not 0 <= segment < total_segments:
+        raise ConfigError(f"segment must be between 0 and {total_segments - 1}, got {segment}")
+
+
+def _next_limit(units_per_page: float, items: list[Item], consistent: bool) -> int:
+    """Items per page so that one page costs about the bucket's burst — but at least one 4 KB read.
+
+    Sized from the bytes of the items just read (up to 16 of them), not from the page's reported
+    cost: DynamoDB rounds each page up to 4 KB, so small pages would make items look expensive
+    and keep pages small (and every one of them rounded up) for good.
+    """
+    units_per_4kb = 1.0 if consistent else 0.5
+    sample = items[:16]
+    average = max(1.0, sum(item_size(i) for i in sample) / len(sample))
+    target_bytes = max(units_per_page, units_per_4kb) / units_per_4kb * 4096
+    return max(1, min(_MAX_PAGE_LIMIT, int(target_bytes // average)))
+
+
+def _consumed(response: dict[str, Any], items: list[Item], consistent: bool) -> float:
+    capacity = response.get("ConsumedCapacity") or {}
+    if "CapacityUnits" in capacity:
+        return float(capacity["CapacityUnits"])
+    # Not reported (some emulators): estimate from the page's size, as DynamoDB would bill it.
+    return read_capacity_units(sum(item_size(i) for i in items), consistent=consistent)
+
+
+def _scan_page(
+    client: Any,
+    request: dict[str, Any],
+    *,
+    table: str,
+    segment: int,
+    total: int,
+    retry: RetryPolicy,
+    sleep: Callable[[float], None],
+    rng: random.Random,
+    describe: str,
+) -> tuple[dict[str, Any], int]:
+    where = f"scan of table {table!r} segment {segment} of {total}"
+    last = "unknown error"
+    for attempt in range(1, retry.max_attempts + 1):
+        try:
+            return client.scan(**request), attempt - 1
+        except botocore.exceptions.ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if code == "ResourceNotFoundException":
+                raise SourceError(f"{where}: table {table!r} does not exist in {describe}") from None
+            if code not in RETRYABLE_ERROR_CODES and status < 500:
+                raise SourceError(f"{where} failed: {code}: {error.get('Message', '')}".rstrip(": ")) from None
+            last = code
+        except _CONNECTION_ERRORS as exc:
+            last = type(exc).__name__
+        if attempt < retry.max_attempts:
+            sleep(retry.delay(attempt, rng))
+    raise SourceError(
+        f"{where}: gave up after {retry.max_attempts} attempts (last: {last}). "
+        "The table is throttling or unreachable; lower --read-percent or retry later."
+    )
+
+
+# --------------------------------------------------------------------------- threads
+
+_DONE = object()
+
+
+class _Stopped(Exception):
+    """The consumer closed the iterator: a worker leaves wherever it was waiting."""
+
+
+def scan_table(
+    account: Account,
+    table: str,
+    *,
+    total_segments: int = 4,
+    read_units_per_second: float | None = None,
+    consistent: bool = False,
+    page_limit: int | None = None,
+    max_workers: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    retry: RetryPolicy | None = None,
+    on_page: Callable[[PageStats], None] | None = None,
+    buffer_pages: int = 64,
+) -> Iterator[Item]:
+    """Every item of the table, read by ``total_segments`` segments on up to ``max_workers`` threads.
+
+    ``read_units_per_second`` is the budget of the whole table: each of the concurrently running
+    segments gets ``budget / concurrency`` (Glue's per-task rule). Items arrive in no particular
+    order. A failing segment stops the others and its error is raised here; closing the iterator
+    early stops every thread (a thread waiting on the rate limiter wakes at once when ``sleep``
+    is the default). ``on_page`` is called from the worker threads. Each thread builds one client.
+    """
+    _check_segment(0, total_segments)
+    workers = max(1, min(max_workers or total_segments, total_segments))
+    per_segment = read_units_per_second / workers if read_units_per_second else None
+    pages: queue.Queue[Any] = queue.Queue(maxsize=buffer_pages)
+    stop = threading.Event()
+    segments = iter(range(total_segments))
+    segments_lock = threading.Lock()
+
+    def wake_on_stop(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise _Stopped
+
+    pause = wake_on_stop if sleep is time.sleep else sleep
+
+    def put(value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                pages.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            client = source_client(account)
+            while not stop.is_set():
+                with segments_lock:
+                    segment = next(segments, None)
+                if segment is None:
+                    break
+                for page in _pages(
+                    account, table, segment, total_segments, read_units_per_second=per_segment,
+                    consistent=consistent, page_limit=page_limit, clock=clock, sleep=pause,
+                    retry=retry or RetryPolicy(), rng=random.Random(), on_page=on_page, client=client,
+                ):
+                    if not put(page):
+                        return
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+        finally:
+            put(_DONE)
+
+    threads = [threading.Thread(target=work, name=f"scan-{table}-{i}", daemon=True) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    try:
+        while finished < workers:
+            value = pages.get()
+            if value is _DONE:
+                finished += 1
+            elif isinstance(value, BaseException):
+                raise value
+            else:
+                yield from value
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)

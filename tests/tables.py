@@ -1,0 +1,63 @@
+"""Test helpers: create and fill tables on the local stack, and a clock whose sleeps cost nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ddbmigrate.sample import SAMPLE_ATTRIBUTE_DEFINITIONS, SAMPLE_KEY_SCHEMA
+from ddbmigrate.values import Item
+
+__all__ = ["FakeClock", "create_table", "put_all"]
+
+
+def create_table(client: Any, name: str, *, rcu: int | None = None) -> None:
+    """The sample schema (pk S, sk N); provisioned with ``rcu`` read units, else on-demand."""
+    kwargs: dict[str, Any] = {"TableName": name, "KeySchema": SAMPLE_KEY_SCHEMA,
+                              "AttributeDefinitions": SAMPLE_ATTRIBUTE_DEFINITIONS}
+    if rcu:
+        kwargs["ProvisionedThroughput"] = {"ReadCapacityUnits": rcu, "WriteCapacityUnits": 100}
+    else:
+        kwargs["BillingMode"] = "PAY_PER_REQUEST"
+    client.create_table(**kwargs)
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def put_all(client: Any, name: str, items: Iterable[Item]) -> int:
+    """BatchWriteItem in 25s, resending UnprocessedItems; returns the number written."""
+    batch: list[Item] = []
+    count = 0
+    for item in items:
+        batch.append(item)
+        if len(batch) == 25:
+            count += _flush(client, name, batch)
+            batch = []
+    if batch:
+        count += _flush(client, name, batch)
+    return count
+
+
+def _flush(client: Any, name: str, batch: list[Item]) -> int:
+    requests: dict[str, Any] = {name: [{"PutRequest": {"Item": item}} for item in batch]}
+    while requests:
+        requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+    return len(batch)
+
+
+class FakeClock:
+    """``clock()`` reads virtual seconds; ``sleep(s)`` records and advances them instantly.
+
+    Like a real clock, a sleep always lets *some* time pass (1 µs at least): a float sleep of
+    1e-16 s added to 1.4 would otherwise leave the time unchanged and a waiting loop spinning.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += max(1e-6, seconds)
