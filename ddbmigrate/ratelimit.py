@@ -2,14 +2,28 @@
 
 Why a bucket that can go into debt: a writer only learns what a batch really cost from the
 ``ConsumedCapacity`` DynamoDB returns. It takes its *estimate* before sending
-(:meth:`TokenBucket.acquire`) and settles the difference afterwards (:meth:`TokenBucket.settle`).
-An under-estimate leaves the bucket negative, and the next ``acquire`` waits until the debt is
-repaid, so over any window the consumed units stay at ``rate × window + burst``.
+(:meth:`TokenBucket.acquire`) and settles the difference afterwards (:meth:`TokenBucket.settle`):
+an under-estimate leaves the bucket negative and the next ``acquire`` waits until the debt is
+repaid; units that were never consumed (a throttled batch, unprocessed items) are given back.
 
-``burst`` (the bucket's size) bounds how far ahead of the rate a caller may run after idling.
-It defaults to one second of rate, which keeps every 5-second window within
-``rate × 5 + rate`` ≤ 1.2 × budget in the worst case and ≈ 1.0 × budget in steady state.
-Clock and sleep are injected so that tests never sleep.
+The guarantee, and how ``burst`` sets it. Tokens never exceed ``burst`` and an ``acquire`` only
+proceeds once the bucket holds ``min(units, burst)``, so over *any* window of ``W`` seconds the
+units taken are at most::
+
+    rate × W + max(burst, largest single request)        (+ any under-estimate settled later)
+
+The project's promise is "never above 1.05 × the budget in any 5-second window", i.e. an excess of
+at most 0.25 s of rate. ``burst`` therefore defaults to :data:`DEFAULT_BURST_SECONDS` (0.2 s) of
+rate, leaving a margin for network jitter — and callers that batch (the sink) keep one request's
+units at or under :attr:`TokenBucket.burst` so that the largest request does not widen the bound.
+(The first version banked one full second, which allows 1.2 × the budget in a 5-second window.)
+A small burst costs no throughput as long as one request's round trip is shorter than the time
+the bucket takes to refill a request's worth (``units / rate``); at very low rates that holds
+trivially, at high rates ``burst`` is hundreds of units.
+
+The bucket starts with a tenth of a second banked rather than full, so a fleet of tasks starting
+together does not overshoot the table's budget in its first window. Clock and sleep are injected
+so that tests never sleep.
 """
 
 from __future__ import annotations
@@ -21,14 +35,22 @@ from dataclasses import dataclass, field
 
 from ddbmigrate.errors import ConfigError
 
-__all__ = ["TokenBucket"]
+__all__ = ["DEFAULT_BURST_SECONDS", "TokenBucket"]
+
+DEFAULT_BURST_SECONDS = 0.2
+"""Default bucket size in seconds of rate: keeps any 5-second window within 1.04 × the rate."""
+
+_START_SECONDS = 0.1
+_MIN_BURST = 1.0
+_EPSILON = 1e-6
 
 
 @dataclass
 class TokenBucket:
-    """``rate`` units per second, at most ``burst`` units banked (default: one second of rate).
+    """``rate`` units per second, at most ``burst`` units banked (default 0.2 s of rate, ≥ 1 unit).
 
-    Thread-safe: one bucket may be shared by the threads of one task.
+    Thread-safe: one bucket may be shared by the threads of one task. ``waited_seconds`` is the
+    total time callers spent waiting in :meth:`acquire`.
     """
 
     rate: float
@@ -37,23 +59,28 @@ class TokenBucket:
     sleep: Callable[[float], None] = time.sleep
     _tokens: float = field(init=False)
     _stamp: float = field(init=False)
+    _burst_seconds: float | None = field(init=False, default=None, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
     waited_seconds: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
-        if not self.rate > 0:
-            raise ConfigError(f"rate must be positive capacity units per second, got {self.rate!r}")
+        _check_rate(self.rate)
         if self.burst is None:
-            self.burst = max(self.rate, 1.0)
-        if self.burst <= 0:
-            raise ConfigError(f"burst must be positive, got {self.burst!r}")
-        # Start with a fraction of a second banked rather than a full bucket, so a fleet of
-        # tasks starting together does not overshoot the table's budget in its first window.
-        self._tokens = min(self.burst, self.rate * 0.1)
+            self._burst_seconds = DEFAULT_BURST_SECONDS
+            self.burst = _default_burst(self.rate)
+        if not self.burst > 0:
+            raise ConfigError(f"burst must be positive capacity units, got {self.burst!r}")
+        self._tokens = min(self.burst, self.rate * _START_SECONDS)
         self._stamp = self.clock()
 
     @property
+    def capacity(self) -> float:
+        """The bucket's size (``burst``) as a float — the most one request should ask for."""
+        return float(self.burst or _MIN_BURST)
+
+    @property
     def tokens(self) -> float:
+        """Units banked now (negative while in debt)."""
         with self._lock:
             self._refill()
             return self._tokens
@@ -70,8 +97,10 @@ class TokenBucket:
         while True:
             with self._lock:
                 self._refill()
-                needed = min(units, self.burst or units)
-                if self._tokens >= needed:
+                needed = min(units, self.capacity)
+                # A hair of tolerance: after sleeping exactly the computed delay, float rounding
+                # (clocks read ~1e9) can leave the bucket a few ulps short, forever.
+                if self._tokens >= needed - _EPSILON:
                     self._tokens -= units
                     self.waited_seconds += waited
                     return waited
@@ -80,24 +109,39 @@ class TokenBucket:
             waited += delay
 
     def settle(self, estimated: float, actual: float) -> None:
-        """Correct an earlier ``acquire(estimated)`` by what DynamoDB reported as consumed."""
+        """Correct an earlier ``acquire(estimated)`` by what DynamoDB reported as consumed.
+
+        ``actual`` above the estimate puts the bucket into debt; below it gives units back (never
+        beyond ``burst``).
+        """
         with self._lock:
             self._refill()
-            self._tokens -= actual - estimated
-            self._tokens = min(self._tokens, self.burst or self._tokens)
+            self._tokens = min(self._tokens - (actual - estimated), self.capacity)
 
     def set_rate(self, rate: float) -> None:
-        """Change the rate (e.g. the table's capacity changed); banked tokens are kept."""
-        if not rate > 0:
-            raise ConfigError(f"rate must be positive capacity units per second, got {rate!r}")
+        """Change the rate (e.g. the table's capacity changed); banked tokens are kept.
+
+        A default-sized bucket keeps its size in seconds of rate; an explicit ``burst`` is kept.
+        """
+        _check_rate(rate)
         with self._lock:
             self._refill()
             self.rate = rate
-            self.burst = max(rate, 1.0)
-            self._tokens = min(self._tokens, self.burst)
+            if self._burst_seconds is not None:
+                self.burst = _default_burst(rate)
+            self._tokens = min(self._tokens, self.capacity)
 
     def _refill(self) -> None:
         now = self.clock()
         elapsed = max(0.0, now - self._stamp)
         self._stamp = now
-        self._tokens = min(self.burst or 0.0, self._tokens + elapsed * self.rate)
+        self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
+
+
+def _default_burst(rate: float) -> float:
+    return max(rate * DEFAULT_BURST_SECONDS, _MIN_BURST)
+
+
+def _check_rate(rate: float) -> None:
+    if not rate > 0:
+        raise ConfigError(f"rate must be positive capacity units per second, got {rate!r}")
