@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -194,11 +195,27 @@ def _leaves(node: _Node) -> list[_Leaf]:
 
 
 def _build(name: str, node: _Node | _Leaf) -> Column:
+    """The output column of one top-level target.
+
+    A struct is null when every value under it is null. Testing that at each level repeats each
+    leaf's extraction path in every enclosing condition, which past a dozen levels produces
+    generated code Spark cannot compile (it falls back to interpreting after a long attempt). So
+    the leaves are computed once, packed in a struct, and bound to a lambda variable
+    (``transform`` over a one-element array — Spark 3.5 has no ``let``); the nested structs and
+    their null tests then read the bound leaves, which is cheap at any depth.
+    """
     if isinstance(node, _Leaf):
         return node.column.alias(name)
-    fields = [_build(child_name, child) for child_name, child in node.children.items()]
-    leaves = [leaf.column for leaf in _leaves(node)]
-    all_null = leaves[0].isNull()
-    for leaf in leaves[1:]:
-        all_null = all_null & leaf.isNull()
-    return F.when(all_null, F.lit(None)).otherwise(F.struct(*fields)).alias(name)
+    leaves = _leaves(node)
+    slot = {id(leaf): str(i) for i, leaf in enumerate(leaves)}
+    packed = F.struct(*[leaf.column.alias(slot[id(leaf)]) for leaf in leaves])
+
+    def nest(bound: Column, current: _Node) -> Column:
+        fields = [bound.getField(slot[id(child)]).alias(child_name) if isinstance(child, _Leaf)
+                  else nest(bound, child).alias(child_name)
+                  for child_name, child in current.children.items()]
+        tests = [bound.getField(slot[id(leaf)]).isNull() for leaf in _leaves(current)]
+        all_null = reduce(lambda a, b: a & b, tests)
+        return F.when(all_null, F.lit(None)).otherwise(F.struct(*fields))
+
+    return F.transform(F.array(packed), lambda bound: nest(bound, node))[0].alias(name)
