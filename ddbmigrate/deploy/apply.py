@@ -53,6 +53,7 @@ __all__ = [
     "deploy",
     "execute",
     "file_digest",
+    "prepared_wheel",
     "read_current",
     "wheel_digest",
 ]
@@ -112,7 +113,7 @@ def build_wheel(root: Path, out_dir: Path, *, python: str = sys.executable,
     result = run(command, capture_output=True, text=True)
     wheels = sorted(dist.glob("ddbmigrate-*.whl")) if dist.is_dir() else []
     if result.returncode != 0 or len(wheels) != 1:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-5:])
+        tail = " | ".join((result.stdout + result.stderr).strip().splitlines()[-5:])
         raise GlueError(f"building the wheel failed ({' '.join(command[1:4])}): {tail}")
     return wheels[0]
 
@@ -234,7 +235,8 @@ def execute(calls: Sequence[ApiCall], glue: Any, s3: Any, *, on_call: Callable[[
 
 
 @contextmanager
-def _wheel_file(config: DeployConfig, wheel: Path | None) -> Iterator[Path]:
+def prepared_wheel(config: DeployConfig, wheel: Path | None = None) -> Iterator[Path]:
+    """``wheel`` checked, or a wheel built from ``config.root`` into a temporary folder (removed after)."""
     if wheel is not None:
         if not wheel.is_file() or wheel.suffix != ".whl":
             raise GlueError(f"--wheel: {wheel} is not a wheel file")
@@ -258,7 +260,7 @@ def deploy(
     state in both modes, so ``--dry-run`` prints exactly the calls a real deploy would make now.
     """
     glue, s3 = account.client("glue"), account.client("s3")
-    with _wheel_file(config, wheel) as wheel_path:
+    with prepared_wheel(config, wheel) as wheel_path:
         artifacts = collect_artifacts(config, wheel_path)
         desired = desired_state(config, artifacts, arn_prefix=arn_prefix(account, glue.meta.region_name))
         calls = plan(desired, read_current(desired, glue, s3))
