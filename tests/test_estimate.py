@@ -161,7 +161,7 @@ def tables(source_ddb: Any, target_ddb: Any) -> Iterator[tuple[str, str, list[An
     source_name, target_name = f"est-src-{uuid.uuid4().hex[:8]}", f"est-tgt-{uuid.uuid4().hex[:8]}"
     create_sample_table(source_ddb, source_name, provisioned_wcu=50)
     create_sample_table(target_ddb, target_name, provisioned_wcu=20)
-    items = sample_items(12)
+    items = list(sample_items(12))
     for item in items:
         source_ddb.put_item(TableName=source_name, Item=item)
     yield source_name, target_name, items
