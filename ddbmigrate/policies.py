@@ -81,6 +81,10 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _EXPORT_WRITE_ACTIONS = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
 _TARGET_WRITE_ACTIONS = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem"]
 _SOURCE_READ_ACTIONS = ["dynamodb:DescribeTable", "dynamodb:Scan"]
+_CRAWLER_CATALOG_ACTIONS = [f"glue:{a}" for a in (
+    "BatchCreatePartition", "BatchGetPartition", "BatchUpdatePartition", "CreatePartition", "CreateTable",
+    "GetDatabase", "GetPartition", "GetPartitions", "GetTable", "GetTables", "UpdatePartition", "UpdateTable")]
+_CATALOG_NAME = re.compile(r"^[a-z0-9_-]{1,255}$")
 _STREAM_READ_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
 
 
@@ -257,6 +261,7 @@ def glue_role_policy(
     target_table_arn: str | None = None,
     source_role_arn: str | None = None,
     source_table_arn: str | None = None,
+    crawler_database: str | None = None,
 ) -> PolicyDocument:
     """The Glue job role: what the export-import and table-copy jobs touch, and nothing else.
 
@@ -265,6 +270,8 @@ def glue_role_policy(
     ``dead_letter`` and ``temp_dir`` folders the job writes. The target is written through
     ``target_role_arn`` (cross-account) or directly (``target_table_arn``, same account); a table
     copy reads through ``source_role_arn`` or directly (``source_table_arn``).
+    ``crawler_database`` lets the same role run the export crawler: it may read and write the
+    tables and partitions of that one Data Catalog database (the crawler reads ``export``).
     """
     partition = arns.partition
     statements = [
@@ -295,6 +302,11 @@ def glue_role_policy(
     if source_table_arn:
         Arns.from_table_arn(source_table_arn)
         statements.append(_statement("ReadSourceTable", _SOURCE_READ_ACTIONS, source_table_arn))
+    if crawler_database:
+        _check(_CATALOG_NAME, crawler_database, "crawler database", "1–255 lowercase letters, digits, '_' or '-'")
+        prefix = f"arn:{partition}:glue:{arns.region}:{arns.account}"
+        statements.append(_statement("CrawlerCatalog", _CRAWLER_CATALOG_ACTIONS, [
+            f"{prefix}:catalog", f"{prefix}:database/{crawler_database}", f"{prefix}:table/{crawler_database}/*"]))
     if not (target_role_arn or target_table_arn):
         raise ConfigError("Glue role: give the target role ARN (cross-account) or the target table ARN (same account)")
     statements += [

@@ -164,9 +164,25 @@ def test_glue_role_reads_artifacts_and_export_writes_dead_letters_and_assumes_th
     assert statement(doc, "WriteDeadLetters")["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject"]
     assert statement(doc, "AssumeMigrationRoles")["Resource"] == [TARGET_ROLE, SOURCE_ROLE]
     assert statement(doc, "GlueMetrics")["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Glue"}}
+    assert "CrawlerCatalog" not in {s["Sid"] for s in doc["Statement"]}
     # the job role itself touches no table: all DynamoDB access goes through the assumed roles
     assert not any(a.startswith("dynamodb:") for a in actions_of(doc))
     assert findings(p.glue_role_trust_policy(), trust=True) == []
+
+
+def test_glue_role_may_also_run_the_export_crawler_on_one_database() -> None:
+    arns = p.Arns(account=TARGET, region="us-east-1")
+    doc = p.glue_role_policy(arns, "s3://artifacts/", export="s3://exports/orders/", target_role_arn=TARGET_ROLE,
+                             crawler_database="ddbmigrate")
+    assert_least_privilege(doc)
+    catalog = statement(doc, "CrawlerCatalog")
+    assert catalog["Resource"] == [f"arn:aws:glue:us-east-1:{TARGET}:catalog",
+                                   f"arn:aws:glue:us-east-1:{TARGET}:database/ddbmigrate",
+                                   f"arn:aws:glue:us-east-1:{TARGET}:table/ddbmigrate/*"]
+    assert {"glue:CreateTable", "glue:UpdateTable", "glue:BatchCreatePartition"} <= set(catalog["Action"])
+    assert not any(a.startswith("glue:Delete") for a in catalog["Action"])
+    with pytest.raises(ConfigError, match="crawler database: 'Bad DB'"):
+        p.glue_role_policy(arns, "s3://artifacts/", target_role_arn=TARGET_ROLE, crawler_database="Bad DB")
 
 
 def test_glue_role_same_account_writes_the_table_directly_and_needs_a_target() -> None:
@@ -235,7 +251,7 @@ def test_bad_inputs_name_what_is_wrong(call: Any, message: str) -> None:
 def _templates() -> dict[str, dict[str, Any]]:
     arns = p.Arns(account=TARGET, region="us-east-1")
     glue = p.glue_role_policy(arns, "s3://artifacts/ddbmigrate/", export="s3://exports/orders/",
-                              target_role_arn=TARGET_ROLE)
+                              target_role_arn=TARGET_ROLE, crawler_database="ddbmigrate")
     return {
         "glue": p.role_template("ddbmigrate-glue", "Glue job role", p.glue_role_trust_policy(), glue),
         "target": p.role_template("ddbmigrate-target-writer", "target writer",

@@ -120,17 +120,19 @@ def export(table: str, source_account: str | None, region: str | None, target_ac
 @click.option("--target-table-arn", help="Target table written directly (same account, no role).")
 @click.option("--source-role-arn", help="Source-account role a table copy assumes to read.")
 @click.option("--source-table-arn", help="Source table read directly (same account, no role).")
+@click.option("--crawler-database", help="Data Catalog database the export crawler (same role) writes.")
 @click.option("--role-name", default="ddbmigrate-glue", show_default=True)
 @_format_options(["trust", "permissions"])
 def glue_role(account: str, region: str, artifacts: str, export_uri: str | None, dead_letter: str | None,
               temp_dir: str | None, target_role_arn: str | None, target_table_arn: str | None,
-              source_role_arn: str | None, source_table_arn: str | None, role_name: str, only: str | None,
-              fmt: str) -> None:
-    """The Glue job role: trust for Glue, and what the two jobs read, write and assume."""
+              source_role_arn: str | None, source_table_arn: str | None, crawler_database: str | None,
+              role_name: str, only: str | None, fmt: str) -> None:
+    """The Glue job role: trust for Glue, and what the two jobs (and the crawler) read, write and assume."""
     arns = p.Arns(account=account, region=region)
     policy = p.glue_role_policy(arns, artifacts, export=export_uri, dead_letter=dead_letter, temp_dir=temp_dir,
                                 target_role_arn=target_role_arn, target_table_arn=target_table_arn,
-                                source_role_arn=source_role_arn, source_table_arn=source_table_arn)
+                                source_role_arn=source_role_arn, source_table_arn=source_table_arn,
+                                crawler_database=crawler_database)
     _emit_role(role_name, "ddbmigrate Glue job role", p.glue_role_trust_policy(), policy, only, fmt)
 
 
