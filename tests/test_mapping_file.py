@@ -186,3 +186,10 @@ def test_show_and_check_commands(tmp_path: Path, mapping: MappingFile, capsys: p
     path.write_text(path.read_text().replace('"Item.pk.S", "string"', '"Item.pk.S", "strin"'))
     assert main(["mapping", "check", str(path)]) == 2
     assert "'strin' is not a Glue type name" in capsys.readouterr().err
+
+
+def test_the_example_in_mappings_is_what_generate_produces() -> None:
+    example = Path(__file__).resolve().parents[1] / "mappings" / "example.json"
+    loaded = load_mapping(example)
+    regenerated = build_mapping(infer_schema(sample_items(12)), source=loaded.source)
+    assert example.read_text(encoding="utf-8") == dumps_mapping(regenerated)
