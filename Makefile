@@ -39,3 +39,12 @@ local-down: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .stack build dist *.egg-info .pytest_cache .ruff_cache
+
+# Glue 5.0's own image (public.ecr.aws/glue/aws-glue-libs:5). Needs a Docker engine — CI has none.
+# GLUE_DOCKER_FLAGS=--print shows the docker command instead of running it.
+glue-docker-test:  ## our tests inside the Glue 5.0 image (default: -m "not integration"; PYTEST_ARGS to change)
+	scripts/glue-docker.sh $(GLUE_DOCKER_FLAGS) test $(PYTEST_ARGS)
+
+glue-docker-run:  ## one job inside the Glue 5.0 image: make glue-docker-run JOB=export-import ARGS="--export_uri s3://…"
+	@test -n "$(JOB)" || { echo "usage: make glue-docker-run JOB=export-import|table-copy ARGS='--name value …'" >&2; exit 2; }
+	scripts/glue-docker.sh $(GLUE_DOCKER_FLAGS) run $(JOB) $(ARGS)
