@@ -466,9 +466,11 @@ def schema_document(schema: Mapping[str, Any], *, source: Mapping[str, Any] | No
 
 
 def save_schema(schema: Mapping[str, Any], path: str | Path, *, source: Mapping[str, Any] | None = None) -> None:
-    """Write the schema file (indented JSON, stable order, unicode as is: it diffs well)."""
+    """Write the schema file, creating its folder (indented JSON, stable order, unicode as is: it diffs well)."""
     text = json.dumps(schema_document(schema, source=source), indent=1, ensure_ascii=False) + "\n"
-    Path(path).write_text(text, encoding="utf-8")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
 
 
 def load_schema(path: str | Path) -> Schema:

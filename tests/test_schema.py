@@ -255,7 +255,7 @@ def test_bad_schemas_are_refused_naming_the_path(schema: Any, message: str) -> N
 
 
 def test_save_and_load_round_trip(tmp_path: Path, sample_schema: dict[str, Any]) -> None:
-    path = tmp_path / "orders.schema.json"
+    path = tmp_path / "mappings" / "orders.schema.json"
     save_schema(sample_schema, path, source={"export": "s3://b/p/AWSDynamoDB/1-a/"})
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["format"] == SCHEMA_FORMAT
