@@ -55,6 +55,17 @@ GLUE_TRANSFORM_NAMES = {
 }  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def spark(local_stack: Any, spark: Any) -> Any:
+    """The shared session, requested after the local stack.
+
+    Spark's Python workers inherit the environment the driver had when the JVM started; the
+    DynamoDB writer builds its clients in those workers from the stack's ``AWS_CONFIG_FILE``, so
+    the stack must be up first (in a full run the earlier integration modules see to that).
+    """
+    return spark
+
+
 # --------------------------------------------------------------------------- getResolvedOptions
 
 
@@ -178,6 +189,7 @@ def test_shim_registers_awsglue_when_absent(clean_awsglue: None) -> None:
     assert awsglue_status() is AwsGlueStatus.SHIM and install_awsglue_shim() is True
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_real_awsglue_without_glue_jvm_classes_is_replaced(
     clean_awsglue: None, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -191,6 +203,7 @@ def test_real_awsglue_without_glue_jvm_classes_is_replaced(
     assert awsglue.context.GlueContext is GlueContext
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_real_awsglue_wins_when_its_jvm_classes_load(
     clean_awsglue: None, spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -256,7 +269,7 @@ def _ids(frame: DynamicFrame) -> list[int]:
 @pytest.mark.integration
 @pytest.mark.spark
 def test_reads_json_and_gzip_from_s3(spark: Any, target: Any, json_bucket: str) -> None:
-    glue = GlueContext(spark.sparkContext, boto3_session=target)
+    glue = GlueContext(spark.sparkContext, account=target)
     frame = glue.create_dynamic_frame.from_options(
         connection_type="s3", connection_options={"paths": [f"s3://{json_bucket}/data/"]},
         format="json", format_options={"multiline": False}, transformation_ctx="source",
@@ -280,7 +293,7 @@ def test_reads_json_and_gzip_from_s3(spark: Any, target: Any, json_bucket: str) 
 def test_compression_type_and_multiline(spark: Any, target: Any, s3: Any, bucket: str) -> None:
     _put(s3, bucket, "gz/part-0", gzip.compress(_lines({"id": 7})))
     _put(s3, bucket, "ml/doc.json", b'{\n  "id": 8,\n  "tags": ["a", "b"]\n}\n')
-    glue = GlueContext(spark, boto3_session=target)
+    glue = GlueContext(spark, account=target)
     gz = glue.create_dynamic_frame.from_options("s3", {"paths": [f"s3://{bucket}/gz/"], "compressionType": "gzip"}, "json")
     assert _ids(gz) == [7]
     doc = glue.create_dynamic_frame.from_options("s3", {"paths": [f"s3://{bucket}/ml/"]}, "json", {"multiLine": True})
@@ -290,7 +303,7 @@ def test_compression_type_and_multiline(spark: Any, target: Any, s3: Any, bucket
 @pytest.mark.integration
 @pytest.mark.spark
 def test_bad_sources_are_named(spark: Any, target: Any, bucket: str, unique_name: Any) -> None:
-    glue = GlueContext(spark, boto3_session=target)
+    glue = GlueContext(spark, account=target)
     missing = unique_name("nobucket")
     with pytest.raises(ConfigError, match=f"cannot list s3://{missing}/x/"):
         glue.create_dynamic_frame.from_options("s3", {"paths": [f"s3://{missing}/x/"]}, "json")
@@ -308,6 +321,7 @@ def test_bad_sources_are_named(spark: Any, target: Any, bucket: str, unique_name
     assert empty.count() == 0
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_reads_local_and_file_uri_paths(spark: Any, tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
@@ -340,6 +354,7 @@ def nested(spark: Any) -> Any:
     )
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_from_df_to_df_round_trip(glue: GlueContext, nested: Any) -> None:
     frame = DynamicFrame.fromDF(nested, glue, "orders")
@@ -350,6 +365,7 @@ def test_from_df_to_df_round_trip(glue: GlueContext, nested: Any) -> None:
         DynamicFrame(object(), glue, "x")
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_schema_and_print_schema_as_glue(glue: GlueContext, nested: Any, capsys: pytest.CaptureFixture[str]) -> None:
     frame = DynamicFrame.fromDF(nested, glue, "orders")
@@ -374,6 +390,7 @@ def test_schema_and_print_schema_as_glue(glue: GlueContext, nested: Any, capsys:
     assert json.loads(capsys.readouterr().out) == {"pk": "k1", "n": 1, "price": 1.5, "a.b": {"c.d": "x", "e": 10}, "tags": ["t"]}
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_field_transforms_reach_into_structs(glue: GlueContext, nested: Any) -> None:
     frame = DynamicFrame.fromDF(nested, glue, "orders")
@@ -392,6 +409,7 @@ def test_field_transforms_reach_into_structs(glue: GlueContext, nested: Any) -> 
     assert cast.schema["a.b"].dataType["e"].dataType.simpleString() == "string"
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_filter_drop_null_fields_union_and_unsupported(
     spark: Any, glue: GlueContext, nested: Any, capsys: pytest.CaptureFixture[str]
@@ -415,6 +433,7 @@ def test_filter_drop_null_fields_union_and_unsupported(
         frame.no_such_method  # noqa: B018
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_apply_mapping_case_sensitive(spark: Any, glue: GlueContext) -> None:
     df = spark.createDataFrame([("a", "b", "1.50")], "Name string, name string, price string")
@@ -465,6 +484,7 @@ def test_row_to_item_follows_glue_writer_types() -> None:
 # --------------------------------------------------------------------------- Job and run_script
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_job_init_commit(glue: GlueContext, spark: Any, caplog: pytest.LogCaptureFixture) -> None:
     job = Job(glue)
@@ -485,6 +505,7 @@ def _script(tmp_path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.integration
 @pytest.mark.spark
 def test_run_script_sets_argv_shares_spark_and_returns_exit_codes(
     spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -519,3 +540,112 @@ json.dump({{"argv": sys.argv, "args": args, "n": n, "same": sc is SparkContext.g
     assert "bad input" in err and "ValueError: boom" in err and "the following arguments are required: --table" in err
     with pytest.raises(ConfigError, match="does not exist"):
         run_script(tmp_path / "nope.py", [], spark=spark)
+
+
+# --------------------------------------------------------------------------- DynamoDB writes (the sink)
+
+
+def _create_table(client: Any, name: str) -> None:
+    client.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _scan(client: Any, name: str) -> dict[str, dict[str, Any]]:
+    items = client.scan(TableName=name, ConsistentRead=True)["Items"]
+    return {item["pk"]["S"]: item for item in items}
+
+
+@pytest.mark.integration
+@pytest.mark.spark
+def test_write_dynamic_frame_to_dynamodb(
+    local_stack: Any, spark: Any, target_ddb: Any, unique_name: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "target")
+    table = unique_name("gl-write")
+    _create_table(target_ddb, table)
+    df = spark.createDataFrame(
+        [("a", 1, Decimal("2.50"), True, b"\x00", ["x", None], ("lisbon", None), {"k": 1}, None),
+         ("b", None, None, False, None, [], None, {}, "")],
+        "pk string, n long, d decimal(10,2), ok boolean, bin binary, l array<string>, "
+        "addr struct<city: string, zip: string>, m map<string,int>, s string",
+    )  # fmt: skip
+    glue = GlueContext(spark)
+    frame = DynamicFrame.fromDF(df, glue, "people")
+    errors = glue.write_dynamic_frame.from_options(
+        frame=frame, connection_type="dynamodb",
+        connection_options={"dynamodb.output.tableName": table, "dynamodb.throughput.write.percent": "1.0"},
+    )  # fmt: skip
+    assert errors.name == "people_errors" and errors.count() == 0
+    assert errors.sink_stats.written == 2 and errors.sink_stats.dead_lettered == 0
+    assert _scan(target_ddb, table) == {
+        "a": {"pk": {"S": "a"}, "n": {"N": "1"}, "d": {"N": "2.5"}, "ok": {"BOOL": True}, "bin": {"B": b"\x00"},
+              "l": {"L": [{"S": "x"}, {"NULL": True}]}, "addr": {"M": {"city": {"S": "lisbon"}}},
+              "m": {"M": {"k": {"N": "1"}}}},
+        "b": {"pk": {"S": "b"}, "ok": {"BOOL": False}, "l": {"L": []}, "m": {"M": {}}, "s": {"S": ""}},
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match="writing to connection_type 's3'"):
+        glue.write_dynamic_frame_from_options(frame, "s3", {"path": "s3://x/"}, format="json")
+
+
+@pytest.mark.integration
+@pytest.mark.spark
+def test_items_that_cannot_be_written_fail_the_write(
+    local_stack: Any, spark: Any, target: Any, target_ddb: Any, unique_name: Any, tmp_path: Path
+) -> None:
+    from ddbmigrate.errors import SinkError
+
+    table = unique_name("gl-dead")
+    _create_table(target_ddb, table)
+    df = spark.createDataFrame([("ok", "v"), (None, "secret-value")], "pk string, v string").coalesce(1)
+    # As on Glue: an item DynamoDB can never accept fails the write, named by origin and attribute.
+    glue = GlueContext(spark, account=target)
+    sink = glue.getSink(connection_type="dynamodb", **{"dynamodb.output.tableName": table})
+    with pytest.raises(SinkError, match=r"rows partition 0 row 1 cannot be written: .*'pk'") as info:
+        sink.writeFrame(DynamicFrame.fromDF(df, glue, "rows"))
+    assert "secret-value" not in str(info.value)
+    # With a dead-letter location, the rest is written, the item is kept with its reason, the write fails.
+    dead = tmp_path / "dead"
+    glue = GlueContext(spark, account=target, dead_letter=str(dead))
+    with pytest.raises(SinkError, match=r"1 item\(s\) of rows could not be written .* dead-lettered to"):
+        glue.write_dynamic_frame.from_options(DynamicFrame.fromDF(df, glue, "rows"), "dynamodb",
+                                              {"dynamodb.output.tableName": table})  # fmt: skip
+    assert set(_scan(target_ddb, table)) == {"ok"}
+    letters = [json.loads(line) for f in sorted(dead.rglob("*.jsonl")) for line in f.read_text().splitlines()]
+    assert [(d["origin"], d["item"]) for d in letters] == [("rows partition 0 row 1", {"v": {"S": "secret-value"}})]
+    assert "'pk'" in letters[0]["reason"]
+
+
+@pytest.mark.integration
+def test_glue_studio_script_runs_end_to_end(
+    local_stack: Any, s3: Any, bucket: str, target_ddb: Any, unique_name: Any
+) -> None:
+    """The Glue Studio-shaped script, unchanged, in a fresh process: ``python -m ddbmigrate.gluelocal``."""
+    import os
+    import subprocess
+
+    records = [
+        {"Item": {"pk": {"S": "k1"}, "Pk": {"S": "upper"}, "qty": {"N": "3"}, "price": {"N": "9.99"},
+                  "address": {"M": {"city": {"S": "Porto"}}}, "active": {"BOOL": True}}},
+        {"Item": {"pk": {"S": "k2"}, "qty": {"N": "12345678901"}, "price": {"N": "0.5"}, "active": {"BOOL": False}}},
+    ]  # fmt: skip
+    _put(s3, bucket, "export/data/part-0.json.gz", gzip.compress(_lines(records[0])))
+    _put(s3, bucket, "export/data/more/part-1.json", _lines(records[1]))
+    table = unique_name("gl-studio")
+    _create_table(target_ddb, table)
+    env = {**os.environ, "AWS_PROFILE": "target", "PYTHONPATH": str(DATA.parents[1])}
+    result = subprocess.run(
+        [sys.executable, "-m", "ddbmigrate.gluelocal", str(DATA / "glue_studio_script.py"),
+         "--input_path", f"s3://{bucket}/export/data/", "--target_table", table, "--write_percent", "1.0"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "mapped 2 records" in result.stdout
+    assert _scan(target_ddb, table) == {
+        "k1": {"pk": {"S": "k1"}, "Pk": {"S": "upper"}, "qty": {"N": "3"}, "price": {"N": "9.99"},
+               "address": {"M": {"city": {"S": "Porto"}}}, "active": {"BOOL": True}},
+        "k2": {"pk": {"S": "k2"}, "qty": {"N": "12345678901"}, "price": {"N": "0.5"}, "active": {"BOOL": False}},
+    }  # fmt: skip

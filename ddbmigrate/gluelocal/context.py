@@ -5,10 +5,12 @@ Supported, with Glue's signatures and defaults:
 * ``GlueContext(sparkContext=None, **options)`` — a SparkContext, a SparkSession or nothing (the
   active session). ``spark_session``/``sparkSession``, ``get_logger()``, and everything
   ``SQLContext`` offers, as Glue's class is one too. ``minPartitions``/``targetPartitions`` are
-  accepted and ignored. Two local-only options, harmless on Glue (whose GlueContext ignores
-  unknown options): ``boto3_session`` — anything with ``.client(name)`` (a ``boto3.Session`` or
-  a :class:`ddbmigrate.accounts.Account`) used for S3; the default credential chain
-  (``AWS_PROFILE`` …) otherwise — and ``staging_dir``, where S3 objects are downloaded.
+  accepted and ignored. Local-only options, harmless on Glue (whose GlueContext ignores unknown
+  options): ``account`` — a :class:`ddbmigrate.accounts.Account` for S3 reads and DynamoDB
+  writes, or a ``boto3.Session`` for S3 reads only (default: the driver's credential chain,
+  ``AWS_PROFILE``/``AWS_REGION``, made explicit for the executors); ``staging_dir``, where S3
+  objects are downloaded; ``dead_letter``, a folder or ``s3://`` prefix for items DynamoDB can
+  never accept (default: such an item fails the write, as on Glue).
 * ``create_dynamic_frame.from_options`` / ``create_dynamic_frame_from_options`` and
   ``create_data_frame.from_options``: ``connection_type="s3"`` with ``format`` ``json`` (options
   ``multiline``/``multiLine``) or ``parquet``; see :mod:`ddbmigrate.gluelocal.staging` for paths.
@@ -126,8 +128,9 @@ class GlueContext(SQLContext):
         else:
             session = SparkSession.builder.getOrCreate()
         super().__init__(session.sparkContext, session)
-        self._boto3_session = options.pop("boto3_session", None)
+        self._account = options.pop("account", None)
         self._staging_dir = options.pop("staging_dir", None)
+        self._dead_letter = options.pop("dead_letter", None)
         self._options = options
         self.create_dynamic_frame = DynamicFrameReader(self)
         self.create_data_frame = _DataFrameReader(self)
@@ -144,11 +147,11 @@ class GlueContext(SQLContext):
         return self._glue_logger
 
     def _s3_client(self) -> Any:
-        if self._boto3_session is not None:
-            return self._boto3_session.client("s3")
-        import boto3
+        if self._account is not None:
+            return self._account.client("s3")
+        from ddbmigrate.gluelocal.dynamodb import default_account
 
-        return boto3.Session().client("s3")
+        return default_account().client("s3")
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -251,9 +254,12 @@ class GlueContext(SQLContext):
             )
         if format:
             raise ConfigError(f"format {format!r} does not apply to connection_type 'dynamodb'; leave it out")
+        from ddbmigrate.accounts import Account
         from ddbmigrate.gluelocal.dynamodb import write_frame
 
-        stats = write_frame(frame_or_dfc.toDF(), connection_options or {}, name=frame_or_dfc.name)
+        target = self._account if isinstance(self._account, Account) else None
+        stats = write_frame(frame_or_dfc.toDF(), connection_options or {}, name=frame_or_dfc.name, target=target,
+                            dead_letter=self._dead_letter)
         errors = DynamicFrame(self.sparkSession.createDataFrame([], "struct<>"), self, frame_or_dfc.name + "_errors")
         errors.sink_stats = stats
         return errors

@@ -29,9 +29,10 @@ the value.
 Writing goes through :func:`ddbmigrate.sink.write_partitions` with
 :meth:`ddbmigrate.sink.SinkOptions.from_glue_options` — Glue's option names
 (``dynamodb.output.tableName``, ``dynamodb.throughput.write.percent`` …) and defaults, our rate
-control, retries and dead letters. When anything is dead-lettered the write raises
-:class:`~ddbmigrate.errors.SinkError` after all other items are written (Glue fails the job when
-its writer gives up on items, and a job that lost items must not look successful).
+control and retries. An item DynamoDB can never accept (key missing, over 400 KB) fails the write,
+as it fails a Glue job; with a dead-letter location (the local ``GlueContext(…, dead_letter=…)``
+option) it is recorded there instead and the write raises :class:`~ddbmigrate.errors.SinkError`
+once everything else is written — a write that lost items never looks successful.
 """
 
 from __future__ import annotations
@@ -39,14 +40,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from ddbmigrate.errors import ConfigError, InvalidItemError, SinkError
+from ddbmigrate.accounts import Account
+from ddbmigrate.errors import InvalidItemError, SinkError
+from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.values import Item, serialize_item
 
-__all__ = ["row_to_item", "rows_to_items", "write_frame"]
+__all__ = ["default_account", "row_to_item", "rows_to_items", "write_frame"]
 
 log = logging.getLogger("ddbmigrate.gluelocal")
 
@@ -108,19 +112,43 @@ def rows_to_items(name: str) -> Any:
     return convert
 
 
-def write_frame(df: Any, connection_options: Mapping[str, Any], *, name: str) -> Any:
-    """Write ``df`` to the table the Glue options name; return the sink's stats (raise if items were lost)."""
-    try:
-        from ddbmigrate.sink import SinkOptions, write_partitions
-    except ImportError as exc:  # pragma: no cover - the sink ships with the library
-        raise ConfigError(f"the DynamoDB writer needs ddbmigrate.sink ({exc})") from None
+def default_account() -> Account:
+    """The target account of a local run: the driver's default credential chain, made explicit.
 
-    options = SinkOptions.from_glue_options(dict(connection_options))
-    items = df.rdd.mapPartitionsWithIndex(rows_to_items(name or "frame"))
-    stats = write_partitions(items, options)
-    log.info("DynamoDB write of %s: %s", name or "frame", stats)
-    dead = getattr(stats, "dead_lettered", 0)
-    if dead:
-        where = getattr(options, "dead_letter", None) or "the dead-letter location"
-        raise SinkError(f"{dead} item(s) of {name or 'the frame'} could not be written and were dead-lettered to {where}")
+    Spark's Python workers keep the environment the driver had when Spark started, so
+    ``AWS_PROFILE``/``AWS_REGION`` set later would not reach them; naming the profile and region
+    here makes every executor use what the driver uses now.
+    """
+    profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or None
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    return Account(profile=profile, region=region, label="target")
+
+
+def write_frame(
+    df: Any,
+    connection_options: Mapping[str, Any],
+    *,
+    name: str,
+    target: Account | None = None,
+    dead_letter: str | None = None,
+) -> SinkStats:
+    """Write ``df`` to the table the Glue options name through the sink; return its stats.
+
+    ``target`` is the account to write with (default: :func:`default_account`); the options'
+    ``dynamodb.sts.roleArn``/``dynamodb.region`` apply on top of it. Without ``dead_letter`` an item
+    DynamoDB can never accept fails the write at once (Glue's behaviour); with it, such items are
+    recorded there and the write raises :class:`SinkError` after everything else is written.
+    """
+    from ddbmigrate.sink import SinkOptions, write_partitions
+
+    options = SinkOptions.from_glue_options(dict(connection_options), target=target or default_account(),
+                                            dead_letter=dead_letter)
+    label = name or "frame"
+    stats = write_partitions(df.rdd.mapPartitionsWithIndex(rows_to_items(label)), options)
+    log.info("DynamoDB write of %s to %s: %s", label, options.table, stats.summary())
+    if stats.dead_lettered:
+        raise SinkError(
+            f"{stats.dead_lettered} item(s) of {label} could not be written to {options.table} and were "
+            f"dead-lettered to {options.dead_letter}; written {stats.written} of {stats.received}"
+        )
     return stats
