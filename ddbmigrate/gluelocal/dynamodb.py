@@ -43,12 +43,14 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.errors import InvalidItemError, SinkError
-from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.values import Item, serialize_item
+
+if TYPE_CHECKING:  # the sink is imported when a write happens
+    from ddbmigrate.sink.stats import SinkStats
 
 __all__ = ["default_account", "row_to_item", "rows_to_items", "write_frame"]
 
