@@ -1,0 +1,442 @@
+"""A loopback fault proxy in front of DynamoDB Local: throttling, partial batches, 5xx, drops, a WCU cap.
+
+DynamoDB Local never throttles, never returns ``UnprocessedItems`` and never drops a connection;
+real DynamoDB does all three. :class:`FaultProxy` sits between a client and DynamoDB Local over
+real HTTP and makes it misbehave like the service, at set rates, so that the sink's retry and
+rate logic are tested against the wire, not against mocks::
+
+    with FaultProxy(stack.target_dynamodb, throttle_rate=0.1, unprocessed_rate=0.1,
+                    error_5xx_rate=0.02, drop_rate=0.01, seed=7) as proxy:
+        client = Account(profile="target", endpoint_url=proxy.endpoint).client("dynamodb")
+
+Which requests: faults apply to the operations in ``operations`` (default: the write operations
+BatchWriteItem, PutItem, DeleteItem, UpdateItem); every other request (DescribeTable, Scan…) is
+relayed untouched. For each faulted request one draw decides, with the given rates as shares of
+requests:
+
+* ``drop_rate`` — the connection is closed without an answer (the client sees a reset).
+  ``drop_mode`` says when: ``"before"`` forwarding (nothing written), ``"after"`` forwarding (the
+  write *happened* but the client cannot know — its retry re-sends items already written, which
+  must be harmless), or ``"both"`` (each drop picks one at random; the default).
+* ``throttle_rate`` — HTTP 400 ``ProvisionedThroughputExceededException`` in DynamoDB's exact
+  JSON error shape; nothing forwarded.
+* ``error_5xx_rate`` — HTTP 500 ``InternalServerError`` or 503 ``ServiceUnavailable`` (alternately);
+  nothing forwarded.
+* ``unprocessed_rate`` (a separate draw, BatchWriteItem with ≥ 2 requests) — a random non-empty
+  proper subset of the requests is forwarded and really written; the rest come back in
+  ``UnprocessedItems``, exactly as DynamoDB answers a partly throttled batch.
+
+``provisioned_wcu`` enforces a write budget, simply and strictly: at most that many WCU per
+clock second (no burst capacity, no carry-over — stricter than DynamoDB, which banks up to 300
+seconds of unused capacity). A put costs one WCU per started KB of the item
+(:func:`ddbmigrate.values.item_size`); a delete or update is counted as 1 WCU (the proxy does not
+read the old item). A batch is accepted request by request while the second's budget lasts; the
+rest come back as ``UnprocessedItems``, and a batch of which nothing fits gets
+``ProvisionedThroughputExceededException`` — DynamoDB's behaviour. An item larger than the whole
+per-second budget is let through only into an empty second. Forwarded writes are recorded per
+second whether or not a budget is set: :meth:`FaultProxy.consumed_timeline` is what the table
+really absorbed, including writes whose answer was then dropped.
+
+Responses the proxy builds or edits carry a fresh ``x-amz-crc32`` (botocore checks it for
+DynamoDB). The proxy listens on 127.0.0.1 on a free port; ``stop`` closes every open connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import math
+import random
+import socket
+import threading
+import time
+import urllib.parse
+import uuid
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ddbmigrate.errors import ConfigError, LocalStackError
+from ddbmigrate.values import item_size, write_capacity_units
+
+__all__ = ["WRITE_OPERATIONS", "FaultProxy", "FaultStats"]
+
+WRITE_OPERATIONS = frozenset({"BatchWriteItem", "PutItem", "DeleteItem", "UpdateItem"})
+_TARGET_PREFIX = "DynamoDB_20120810."
+_ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
+_THROTTLE_MESSAGE = (
+    "The level of configured provisioned throughput for the table was exceeded. "
+    "Consider increasing your provisioning level with the UpdateTable API."
+)
+_DROP_MODES = ("before", "after", "both")
+
+
+@dataclass
+class FaultStats:
+    """What the proxy did (a snapshot; see :attr:`FaultProxy.stats`)."""
+
+    requests: int = 0
+    forwarded: int = 0
+    throttled: int = 0
+    budget_throttled: int = 0
+    errors_5xx: int = 0
+    dropped_before: int = 0
+    dropped_after: int = 0
+    partial_batches: int = 0
+    budget_partial_batches: int = 0
+    unprocessed_requests: int = 0
+    written_requests: int = 0
+    """Write requests forwarded and accepted by DynamoDB Local (a re-sent item counts again)."""
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class FaultProxy:
+    """A threaded HTTP proxy to ``upstream_url`` that injects DynamoDB faults (module docstring)."""
+
+    def __init__(
+        self,
+        upstream_url: str,
+        *,
+        throttle_rate: float = 0.0,
+        unprocessed_rate: float = 0.0,
+        error_5xx_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        drop_mode: str = "both",
+        provisioned_wcu: float | None = None,
+        seed: int | None = None,
+        operations: Iterable[str] = WRITE_OPERATIONS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        rates = {"throttle_rate": throttle_rate, "unprocessed_rate": unprocessed_rate,
+                 "error_5xx_rate": error_5xx_rate, "drop_rate": drop_rate}
+        for name, rate in rates.items():
+            if not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+                raise ConfigError(f"{name}: expected a share of requests between 0 and 1, got {rate!r}")
+        if throttle_rate + error_5xx_rate + drop_rate > 1.0:
+            raise ConfigError("throttle_rate + error_5xx_rate + drop_rate may not exceed 1 (one fault per request)")
+        if drop_mode not in _DROP_MODES:
+            raise ConfigError(f"drop_mode: expected one of {', '.join(_DROP_MODES)}, got {drop_mode!r}")
+        if provisioned_wcu is not None and not (isinstance(provisioned_wcu, (int, float)) and provisioned_wcu > 0):
+            raise ConfigError(f"provisioned_wcu: expected a positive number of WCU per second, got {provisioned_wcu!r}")
+        parsed = urllib.parse.urlsplit(upstream_url)
+        if parsed.scheme != "http" or not parsed.hostname or not parsed.port:
+            raise ConfigError(f"upstream_url: expected http://HOST:PORT (DynamoDB Local), got {upstream_url!r}")
+        self.upstream = (parsed.hostname, parsed.port)
+        self.throttle_rate = float(throttle_rate)
+        self.unprocessed_rate = float(unprocessed_rate)
+        self.error_5xx_rate = float(error_5xx_rate)
+        self.drop_rate = float(drop_rate)
+        self.drop_mode = drop_mode
+        self.provisioned_wcu = None if provisioned_wcu is None else float(provisioned_wcu)
+        self.operations = frozenset(operations)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._stats = FaultStats()
+        self._consumed: dict[int, float] = {}
+        self._started_at = clock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._flip = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise LocalStackError("the fault proxy is not started; call start() or use it as a context manager")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FaultProxy:
+        if self._server is not None:
+            return self
+        proxy = self
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+            def process_request(self, request: Any, client_address: Any) -> None:
+                with proxy._lock:
+                    proxy._connections.add(request)
+                super().process_request(request, client_address)
+
+            def shutdown_request(self, request: Any) -> None:
+                with proxy._lock:
+                    proxy._connections.discard(request)
+                super().shutdown_request(request)
+
+        self._server = Server(("127.0.0.1", 0), _handler_class(self))
+        self._started_at = self._clock()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ddb-fault-proxy", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        with self._lock:
+            open_connections = list(self._connections)
+            self._connections.clear()
+        for conn in open_connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ observations
+
+    @property
+    def stats(self) -> FaultStats:
+        """A snapshot of the counters."""
+        with self._lock:
+            return FaultStats(**asdict(self._stats))
+
+    def consumed_timeline(self) -> list[tuple[int, float]]:
+        """``(second, WCU)`` for every second from the first write to the last, gaps as 0.
+
+        Seconds count from the proxy's start; the WCU are those of writes forwarded and accepted
+        (an answer dropped after forwarding still counts: the table absorbed it).
+        """
+        with self._lock:
+            consumed = dict(self._consumed)
+        if not consumed:
+            return []
+        first, last = min(consumed), max(consumed)
+        return [(s, consumed.get(s, 0.0)) for s in range(first, last + 1)]
+
+    # ------------------------------------------------------------------ decisions (under the lock)
+
+    def _second(self) -> int:
+        return math.floor(self._clock() - self._started_at)
+
+    def _draw_fault(self) -> str | None:
+        with self._lock:
+            self._stats.requests += 1
+            u = self._rng.random()
+            if u < self.drop_rate:
+                mode = self.drop_mode if self.drop_mode != "both" else self._rng.choice(("before", "after"))
+                return "drop-" + mode
+            if u < self.drop_rate + self.throttle_rate:
+                self._stats.throttled += 1
+                return "throttle"
+            if u < self.drop_rate + self.throttle_rate + self.error_5xx_rate:
+                self._stats.errors_5xx += 1
+                self._flip = not self._flip
+                return "500" if self._flip else "503"
+            return None
+
+    def _admit(self, costs: list[float], *, batch: bool) -> tuple[list[int], int, bool]:
+        """Choose which write requests go through: (indices, second charged, injected partial?)."""
+        with self._lock:
+            second = self._second()
+            chosen = list(range(len(costs)))
+            if self.provisioned_wcu is not None:
+                used = self._consumed.get(second, 0.0)
+                fits: list[int] = []
+                for i in chosen:
+                    if used + costs[i] <= self.provisioned_wcu or (used == 0.0 and not fits):
+                        fits.append(i)
+                        used += costs[i]
+                    elif not batch:
+                        break
+                if len(fits) < len(chosen):
+                    if fits:
+                        self._stats.budget_partial_batches += 1
+                    else:
+                        self._stats.budget_throttled += 1
+                chosen = fits
+            injected = False
+            if batch and len(chosen) >= 2 and self.unprocessed_rate and self._rng.random() < self.unprocessed_rate:
+                keep = self._rng.randint(1, len(chosen) - 1)
+                chosen = sorted(self._rng.sample(chosen, keep))
+                injected = True
+                self._stats.partial_batches += 1
+            self._consumed[second] = self._consumed.get(second, 0.0) + sum(costs[i] for i in chosen)
+            return chosen, second, injected
+
+    def _refund(self, second: int, units: float) -> None:
+        with self._lock:
+            self._consumed[second] = self._consumed.get(second, 0.0) - units
+
+    def _count(self, **changes: int) -> None:
+        with self._lock:
+            for name, delta in changes.items():
+                setattr(self._stats, name, getattr(self._stats, name) + delta)
+
+
+# --------------------------------------------------------------------------- the HTTP side
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"__type": _ERROR_PREFIX + code, "message": message}).encode("utf-8")
+
+
+def _write_cost(op: str, request: dict[str, Any]) -> float:
+    """WCU of one write as the proxy charges it (puts by size; deletes and updates 1)."""
+    item = request.get("Item") if op == "PutItem" else (request.get("PutRequest") or {}).get("Item")
+    if not isinstance(item, dict):
+        return 1.0
+    try:
+        return float(write_capacity_units(item_size(item)))
+    except Exception:  # a malformed item: DynamoDB Local will reject it; charge the minimum
+        return 1.0
+
+
+def _handler_class(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        upstream: http.client.HTTPConnection | None = None
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stats instead
+            return
+
+        def finish(self) -> None:
+            if self.upstream is not None:
+                self.upstream.close()
+            super().finish()
+
+        def do_GET(self) -> None:
+            self._relay(b"")
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            target = self.headers.get("X-Amz-Target", "")
+            op = target[len(_TARGET_PREFIX):] if target.startswith(_TARGET_PREFIX) else target
+            if op not in proxy.operations:
+                self._relay(body)
+                return
+            fault = proxy._draw_fault()
+            if fault == "drop-before":
+                proxy._count(dropped_before=1)
+                self._drop()
+                return
+            if fault == "throttle":
+                self._answer(400, _error_body("ProvisionedThroughputExceededException", _THROTTLE_MESSAGE))
+                return
+            if fault in ("500", "503"):
+                code, message = (
+                    ("InternalServerError", "Internal server error")
+                    if fault == "500"
+                    else ("ServiceUnavailable", "The service is currently unavailable or busy.")
+                )
+                self._answer(int(fault), _error_body(code, message))
+                return
+            status, headers, answer = self._write(op, body)
+            if fault == "drop-after":
+                proxy._count(dropped_after=1)
+                self._drop()
+                return
+            self._answer(status, answer, headers)
+
+        # -------------------------------------------------------------- writes
+
+        def _write(self, op: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError:
+                return self._forward(body)
+            if op == "BatchWriteItem":
+                return self._batch(request)
+            chosen, second, _ = proxy._admit([_write_cost(op, request)], batch=False)
+            if not chosen:
+                return 400, {}, _error_body("ProvisionedThroughputExceededException", _THROTTLE_MESSAGE)
+            status, headers, answer = self._forward(body)
+            if status == 200:
+                proxy._count(forwarded=1, written_requests=1)
+            else:
+                proxy._count(forwarded=1)
+                proxy._refund(second, _write_cost(op, request))
+            return status, headers, answer
+
+        def _batch(self, request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+            items = request.get("RequestItems") or {}
+            flat = [(table, entry) for table, entries in items.items() for entry in entries]
+            costs = [_write_cost("BatchWriteItem", entry) for _, entry in flat]
+            chosen, second, _ = proxy._admit(costs, batch=True)
+            if not chosen:
+                return 400, {}, _error_body("ProvisionedThroughputExceededException", _THROTTLE_MESSAGE)
+            keep = set(chosen)
+            forwarded: dict[str, list[Any]] = {}
+            held: dict[str, list[Any]] = {}
+            for i, (table, entry) in enumerate(flat):
+                (forwarded if i in keep else held).setdefault(table, []).append(entry)
+            status, headers, answer = self._forward(json.dumps({**request, "RequestItems": forwarded}).encode("utf-8"))
+            proxy._count(forwarded=1)
+            if status != 200:
+                proxy._refund(second, sum(costs[i] for i in chosen))
+                return status, headers, answer
+            response = json.loads(answer or b"{}")
+            unprocessed = response.get("UnprocessedItems") or {}
+            upstream_left = sum(len(v) for v in unprocessed.values())
+            proxy._count(written_requests=len(chosen) - upstream_left)
+            if not held:
+                return status, headers, answer
+            for table, entries in held.items():
+                unprocessed.setdefault(table, []).extend(entries)
+            response["UnprocessedItems"] = unprocessed
+            proxy._count(unprocessed_requests=sum(len(v) for v in held.values()))
+            return status, headers, json.dumps(response).encode("utf-8")
+
+        # -------------------------------------------------------------- plumbing
+
+        def _forward(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            headers["Content-Length"] = str(len(body))
+            for attempt in (1, 2):  # a kept-alive upstream connection may have gone stale
+                try:
+                    if self.upstream is None:
+                        self.upstream = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+                    self.upstream.request(self.command, self.path, body=body, headers=headers)
+                    response = self.upstream.getresponse()
+                    data = response.read()
+                    kept = {k: v for k, v in response.getheaders() if k.lower() in ("content-type", "x-amzn-requestid")}
+                    return response.status, kept, data
+                except (OSError, http.client.HTTPException):
+                    if self.upstream is not None:
+                        self.upstream.close()
+                    self.upstream = None
+                    if attempt == 2:
+                        break
+            return 500, {}, _error_body("InternalServerError", "fault proxy: DynamoDB Local did not answer")
+
+        def _relay(self, body: bytes) -> None:
+            status, headers, answer = self._forward(body)
+            self._answer(status, answer, headers)
+
+        def _answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            merged = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": str(uuid.uuid4())}
+            for k, v in (headers or {}).items():
+                merged[k] = v
+            merged["x-amz-crc32"] = str(zlib.crc32(body) & 0xFFFFFFFF)
+            merged["Content-Length"] = str(len(body))
+            for k, v in merged.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+
+        def _drop(self) -> None:
+            """Close the connection without a byte of answer (the client sees it reset)."""
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+    return Handler
