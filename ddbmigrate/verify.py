@@ -433,6 +433,7 @@ def verify_spark(spark: Any, options: VerifyOptions, *, transform: Transform | N
     once: their digests are persisted before counting. ``transform`` must be picklable.
     """
     from pyspark import StorageLevel
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -448,50 +449,57 @@ def verify_spark(spark: Any, options: VerifyOptions, *, transform: Transform | N
         T.StructField("key", T.StringType()), T.StructField("error", T.StringType()),
     ])
 
-    def side(account: Account, info: TableInfo, own: tuple[str, ...], fn: Transform | None) -> tuple[Any, Any, Any]:
+    def side(account: Account, info: TableInfo, own: tuple[str, ...], fn: Transform | None) -> tuple[Any, int, Any, Any]:
         items_acc, units_acc = sc.accumulator(0), sc.accumulator(0.0)
         task = _SideTask(account, info.name, options.segments, info.read_budget / options.segments,
                          options.consistent, target_info.key_names, own, options.sample, fn)
         rdd = sc.parallelize(range(options.segments), options.segments).mapPartitions(
             partial(_digest_partition, task, items_acc, units_acc))
         frame = spark.createDataFrame(rdd, schema).persist(StorageLevel.MEMORY_AND_DISK)
-        frame.count()  # the one scan of this table
-        return frame, items_acc, units_acc
+        rows = frame.count()  # the one scan of this table
+        return frame, rows, items_acc, units_acc
 
-    source_df, source_items, source_units = side(options.source, source_info, source_info.key_names, transform)
-    target_df, target_items, target_units = side(options.target, target_info, target_info.key_names, None)
+    source_df, source_rows, source_items, source_units = side(options.source, source_info, source_info.key_names,
+                                                              transform)
+    target_df, target_rows, target_items, target_units = side(options.target, target_info, target_info.key_names, None)
     try:
         invalid = source_df.filter(F.col("error").isNotNull())
-        report.invalid_source = invalid.count()
-        report.invalid_samples = [{"source_key": json.loads(r.key), "reason": r.error}
-                                  for r in invalid.limit(options.max_samples).collect()]
-        valid = source_df.filter(F.col("error").isNull())
-        report.compared_source = valid.count()
-        grouped = valid.groupBy("kd").agg(F.count(F.lit(1)).alias("n"), F.first("digest").alias("s_digest"),
-                                          F.first("key").alias("s_key"))
-        duplicates = grouped.filter(F.col("n") > 1)
-        for row in duplicates.limit(options.max_samples).collect():
-            if len(report.invalid_samples) < options.max_samples:
-                report.invalid_samples.append({"source_key": json.loads(row.s_key),
-                                               "reason": "another source item maps to the same target key"})
-        report.invalid_source += int(duplicates.agg(F.sum(F.col("n") - 1)).collect()[0][0] or 0)
-        report.compared_target = target_df.count()
+        grouped = source_df.filter(F.col("error").isNull()).groupBy("kd").agg(
+            F.count(F.lit(1)).alias("n"), F.first("digest").alias("s_digest"), F.first("key").alias("s_key"))
         target = target_df.select("kd", F.col("digest").alias("t_digest"), F.col("key").alias("t_key"))
         joined = grouped.join(target, "kd", "full_outer").withColumn(
             "status",
             F.when(F.col("t_digest").isNull(), "missing").when(F.col("s_digest").isNull(), "extra")
             .when(F.col("s_digest") != F.col("t_digest"), "differing").otherwise("matching"),
         ).persist(StorageLevel.MEMORY_AND_DISK)
-        counts = {r["status"]: r["count"] for r in joined.groupBy("status").count().collect()}
+        counts: dict[str, int] = {}
+        duplicates = 0
+        for row in joined.groupBy("status").agg(F.count(F.lit(1)).alias("keys"),
+                                                F.sum(F.col("n") - 1).alias("duplicates")).collect():
+            counts[row["status"]] = row["keys"]
+            duplicates += int(row["duplicates"] or 0)
         report.matching, report.missing = counts.get("matching", 0), counts.get("missing", 0)
         report.extra, report.differing = counts.get("extra", 0), counts.get("differing", 0)
+        report.compared_target = target_rows
+        source_keys = report.matching + report.missing + report.differing
+        report.invalid_source = source_rows - source_keys  # refused by the transform, or a duplicate key
+        report.compared_source = source_keys + duplicates  # as counted locally: every record digested
 
-        def sample(status: str) -> list[Any]:
-            return joined.filter(F.col("status") == status).select("s_key", "t_key").limit(options.max_samples).collect()
-
-        report.missing_keys = [json.loads(r.s_key) for r in sample("missing")]
-        report.extra_keys = [json.loads(r.t_key) for r in sample("extra")]
-        pairs = [(item_from_json(json.loads(r.s_key)), item_from_json(json.loads(r.t_key))) for r in sample("differing")]
+        # sample keys of every kind in one job, the same ones on every run (ordered by key digest)
+        rank = F.row_number().over(Window.partitionBy("status").orderBy("kd"))
+        picked = (joined.filter((F.col("status") != "matching") | (F.col("n") > 1))
+                  .withColumn("rank", rank).filter(F.col("rank") <= options.max_samples)
+                  .select("status", "n", "s_key", "t_key").collect()) if options.max_samples else []
+        report.missing_keys = [json.loads(r.s_key) for r in picked if r.status == "missing"]
+        report.extra_keys = [json.loads(r.t_key) for r in picked if r.status == "extra"]
+        pairs = [(item_from_json(json.loads(r.s_key)), item_from_json(json.loads(r.t_key)))
+                 for r in picked if r.status == "differing"]
+        if report.invalid_source:
+            report.invalid_samples = [{"source_key": json.loads(r.key), "reason": r.error}
+                                      for r in invalid.orderBy("key").limit(options.max_samples).collect()]
+            report.invalid_samples += [
+                {"source_key": json.loads(r.s_key), "reason": "another source item maps to the same target key"}
+                for r in picked if r.n is not None and r.n > 1][: options.max_samples - len(report.invalid_samples)]
         joined.unpersist()
     finally:
         source_df.unpersist()

@@ -387,6 +387,10 @@ def test_spark_mode_agrees_with_local_mode(local_stack: Any, spark: Any, source:
         assert {json.dumps(d.source_key): d.details for d in report.differing_items} == expected["details"]
     assert distributed.matching == local.matching == COUNT - 4
     assert distributed.target_items == local.target_items == COUNT
+    # and through the CLI (the session is the active one)
+    code = main(["verify", "--source-profile", "source", "--source-table", pair[0], "--target-profile", "target",
+                 "--target-table", pair[1], "--spark", "--segments", "2"])
+    assert code == 8
 
 
 @pytest.mark.spark
@@ -402,3 +406,33 @@ def test_spark_mode_with_mapping_and_sample(local_stack: Any, spark: Any, source
     report = verify_spark(spark, options(source, target, (source_table, target_table), sample=0.5), transform=transform)
     picked = sum(1 for item in items if in_sample(key_digest(item, KEY), 0.5))
     assert report.identical and report.matching == picked == report.compared_source
+
+
+def _mapping_file(items: list[Item], tmp_path: Path, name: str, edit: Callable[[tuple[str, ...]], Any]) -> str:
+    generated = build_mapping(infer_schema(items))
+    edited = tuple(r for r in (edit(rule) for rule in generated.mappings) if r is not None)
+    path = tmp_path / f"{name}.json"
+    save_mapping(MappingFile(edited, generated.schema), path)
+    return str(path)
+
+
+@pytest.mark.spark
+def test_spark_and_local_agree_on_refused_and_colliding_items(local_stack: Any, spark: Any, source: Account,
+                                                              target: Account, pair: tuple[str, str],
+                                                              items: list[Item], tmp_path: Path) -> None:
+    # a mapping that drops the sort key: no source item can be compared (each is reported)
+    dropped = _mapping_file(items, tmp_path, "dropped", lambda r: None if r[0] == "Item.sk.N" else r)
+    # a mapping that fills the sort key from another attribute (42 everywhere): four items per key
+    collide = _mapping_file(items, tmp_path, "collide", lambda r: None if r[0] == "Item.sk.N" else (
+        (r[0], r[1], "sk", r[3]) if r[0] == "Item.`with space`.N" else r))
+    for path, expected in [(dropped, (COUNT, 0, 0, COUNT)), (collide, (COUNT // 4 * 3, COUNT // 4, 0, COUNT))]:
+        transform = mapping_transform(path)
+        local = verify_tables(options(source, target, pair, max_samples=3), transform=transform)
+        distributed = verify_spark(spark, options(source, target, pair, max_samples=3), transform=transform)
+        for report in (local, distributed):
+            assert (report.invalid_source, report.missing, report.matching, report.extra) == expected
+            assert len(report.invalid_samples) == 3
+            assert report.compared_target == COUNT
+        assert local.compared_source == distributed.compared_source
+        assert {s["reason"] for s in local.invalid_samples} == {s["reason"] for s in distributed.invalid_samples}
+    assert local.invalid_samples[0]["reason"] == "another source item maps to the same target key"
