@@ -4,18 +4,24 @@ profile); a second deploy changes nothing; an edit updates only what changed.
 moto implements CreateJob, GetJob, CreateCrawler, GetCrawler, databases, tags and S3, so those
 run for real. It does not implement UpdateJob and UpdateCrawler (they answer HTTP 500
 "not implemented"): those two requests are checked with botocore's Stubber, which validates them
-against Glue's service model and asserts their exact bodies.
+against Glue's service model and asserts their exact bodies. Nor does it implement the classifier
+calls: :class:`ClassifierStandIn` answers GetClassifier/CreateClassifier/UpdateClassifier on the
+client deploy uses — after botocore has validated each request against Glue's model — and keeps
+what was created, so the second deploy sees it.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from ddbmigrate.cli.main import main
@@ -34,6 +40,7 @@ from ddbmigrate.deploy.plan import (
     Artifact,
     CurrentState,
     desired_state,
+    diff_classifier,
     diff_crawler,
     diff_job,
     plan,
@@ -59,15 +66,43 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(REPO, tmp_path_factory.mktemp("wheel"))
 
 
+class ClassifierStandIn:
+    """Answers the classifier calls moto lacks, on one client; records the (validated) requests."""
+
+    OPERATIONS = ("GetClassifier", "CreateClassifier", "UpdateClassifier")
+
+    def __init__(self, client: Any) -> None:
+        self.classifiers: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        for operation in self.OPERATIONS:
+            client.meta.events.register(f"before-call.glue.{operation}", self._answer)
+
+    def _answer(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        body = json.loads(params["body"] or b"{}")
+        self.requests.append((model.name, body))
+        if model.name == "GetClassifier":
+            found = self.classifiers.get(body["Name"])
+            if found is None:
+                error = {"Error": {"Code": "EntityNotFoundException", "Message": "Classifier not found"}}
+                return AWSResponse("", 400, {}, None), error
+            return AWSResponse("", 200, {}, None), {"Classifier": found}
+        ((kind, spec),) = body.items()
+        self.classifiers[spec["Name"]] = {kind: {**spec, "Version": 1}}
+        return AWSResponse("", 200, {}, None), {}
+
+
 def make_project(root: Path, suffix: str) -> Path:
-    """A repository copy: the real glue_jobs.yaml (job names made unique), scripts and a mapping."""
+    """A repository copy: the real glue_jobs.yaml (job names made unique), scripts, a mapping and
+    the real crawler definition."""
+    (root / "crawlers").mkdir(parents=True)
+    shutil.copy(REPO / "crawlers" / "export_crawler.yaml", root / "crawlers" / "export_crawler.yaml")
     (root / "jobs").mkdir(parents=True)
     for script in ("export_import.py", "table_copy.py"):
         (root / "jobs" / script).write_text(SCRIPT)
     (root / "mappings").mkdir()
     save_mapping(build_mapping(infer_schema(sample_items(5))), root / "mappings" / "orders.json")
     text = (REPO / "glue_jobs.yaml").read_text()
-    for name in ("ddbmigrate-export-import:", "ddbmigrate-table-copy:", "ddbmigrate-export:"):
+    for name in ("ddbmigrate-export-import:", "ddbmigrate-table-copy:"):
         text = text.replace(name, name[:-1] + f"-{suffix}:")
     (root / "glue_jobs.yaml").write_text(text)
     return root / "glue_jobs.yaml"
@@ -79,13 +114,19 @@ def project(tmp_path: Path, unique_name: Callable[[str], str]) -> Iterator[tuple
     yield make_project(tmp_path / "repo", suffix), suffix
 
 
-def variables(bucket: str) -> dict[str, str]:
-    return {"ARTIFACT_BUCKET": bucket, "GLUE_ROLE_ARN": ROLE, "EXPORT_BUCKET": bucket, "MAPPING": "mappings/orders.json",
-            "CRAWLER_DATABASE": f"db-{bucket}"[:60]}
+EXPORT_ID = "01692350182719-6de2c037"
+
+
+def variables(bucket: str, suffix: str, *, crawler: bool = True) -> dict[str, str]:
+    values = {"ARTIFACT_BUCKET": bucket, "GLUE_ROLE_ARN": ROLE, "MAPPING": "mappings/orders.json"}
+    if crawler:
+        values.update(EXPORT_URI=f"s3://{bucket}/exports/AWSDynamoDB/{EXPORT_ID}/", TABLE=f"orders{suffix}",
+                      CRAWLER_DATABASE=f"db-{bucket}"[:60])
+    return values
 
 
 def names(suffix: str) -> tuple[str, str, str]:
-    return f"ddbmigrate-export-import-{suffix}", f"ddbmigrate-table-copy-{suffix}", f"ddbmigrate-export-{suffix}"
+    return f"ddbmigrate-export-import-{suffix}", f"ddbmigrate-table-copy-{suffix}", f"orders{suffix}-export-crawler"
 
 
 # --------------------------------------------------------------------------- the local stack
@@ -98,11 +139,14 @@ def test_deploy_creates_jobs_and_crawler_then_changes_nothing_then_updates_an_ed
     config_path, suffix = project
     export_import, table_copy, crawler = names(suffix)
     glue = target.client("glue")
-    config = load_config(config_path, variables(bucket), environ={})
+    classifiers = ClassifierStandIn(glue)
+    values = variables(bucket, suffix)
+    config = load_config(config_path, values, environ={})
 
-    first = deploy(config, target, wheel=wheel)
+    first = deploy(config, target, wheel=wheel, glue=glue)
     operations = sorted(call.operation for call in first.calls)
-    assert operations == ["create_crawler", "create_database", "create_job", "create_job"] + ["put_object"] * 4
+    assert operations == ["create_classifier", "create_crawler", "create_database", "create_job", "create_job",
+                          *["put_object"] * 4]
 
     job = glue.get_job(JobName=export_import)["Job"]
     assert (job["WorkerType"], job["NumberOfWorkers"], job["GlueVersion"], job["Timeout"]) == ("G.1X", 10, "5.0", 2880)
@@ -115,6 +159,7 @@ def test_deploy_creates_jobs_and_crawler_then_changes_nothing_then_updates_an_ed
         "--dead_letter": f"{artifacts}dead-letters/",
         "--enable-continuous-cloudwatch-log": "true",
         "--enable-metrics": "true",
+        "--export_uri": values["EXPORT_URI"],
         "--job-language": "python",
         "--mapping": f"{artifacts}mappings/orders.json",
         "--TempDir": f"{artifacts}temp/",
@@ -131,15 +176,18 @@ def test_deploy_creates_jobs_and_crawler_then_changes_nothing_then_updates_an_ed
     stored_wheel = s3.get_object(Bucket=bucket, Key=f"ddbmigrate/wheels/{wheel.name}")
     assert stored_wheel["Metadata"][DIGEST_METADATA_KEY] == wheel_digest(wheel)
     assert stored_wheel["Body"].read() == wheel.read_bytes()
+    # the crawler of crawlers/export_crawler.yaml, filled with the crawler's variables, and its classifier
     found = glue.get_crawler(Name=crawler)["Crawler"]
-    assert found["Targets"]["S3Targets"] == [{"Path": f"s3://{bucket}/exports/AWSDynamoDB/",
-                                              "Exclusions": ["**/_started", "**/manifest-*", "**/*.checksum"]}]
-    assert found["DatabaseName"] == variables(bucket)["CRAWLER_DATABASE"] and found["TablePrefix"] == "export_"
+    assert found["Targets"]["S3Targets"] == [{"Path": f"{values['EXPORT_URI']}data/", "Exclusions": []}]
+    assert found["DatabaseName"] == values["CRAWLER_DATABASE"] and found["TablePrefix"] == f"orders{suffix}_export_"
+    assert found["Role"] == ROLE and found["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
     assert glue.get_database(Name=found["DatabaseName"])["Database"]["Name"] == found["DatabaseName"]
+    assert ("CreateClassifier", {"JsonClassifier": {"Name": "ddbmigrate-dynamodb-export-json", "JsonPath": "$"}}) \
+        in classifiers.requests
 
     # a second deploy, and its dry run, change nothing
-    assert deploy(config, target, wheel=wheel, dry_run=True).calls == ()
-    assert deploy(config, target, wheel=wheel).calls == ()
+    assert deploy(config, target, wheel=wheel, dry_run=True, glue=glue).calls == ()
+    assert deploy(config, target, wheel=wheel, glue=glue).calls == ()
 
     # an edit: worker type, write percent, one script, a tag
     text = config_path.read_text()
@@ -149,8 +197,8 @@ def test_deploy_creates_jobs_and_crawler_then_changes_nothing_then_updates_an_ed
                                     "    project: ddbmigrate\n    managed-by: ddbmigrate-deploy\n    team: data\n"
                                     "  arguments:"))
     (config_path.parent / "jobs" / "table_copy.py").write_text(SCRIPT + "# edited\n")
-    edited = load_config(config_path, variables(bucket), environ={})
-    calls = deploy(edited, target, wheel=wheel, dry_run=True).calls
+    edited = load_config(config_path, values, environ={})
+    calls = deploy(edited, target, wheel=wheel, dry_run=True, glue=glue).calls
     assert [c.describe() for c in calls] == [
         f"s3 PutObject s3://{bucket}/ddbmigrate/jobs/table_copy.py (script table_copy.py: changed)",
         f"glue UpdateJob {export_import} (changed: DefaultArguments[--write_percent], WorkerType)",
@@ -176,7 +224,7 @@ def test_deploy_creates_jobs_and_crawler_then_changes_nothing_then_updates_an_ed
     body = s3.get_object(Bucket=bucket, Key="ddbmigrate/jobs/table_copy.py")["Body"].read()
     assert body.endswith(b"# edited\n")
     # what moto could apply is now in place; only the stubbed updates remain to be made
-    remaining = deploy(edited, target, wheel=wheel, dry_run=True).calls
+    remaining = deploy(edited, target, wheel=wheel, dry_run=True, glue=glue).calls
     assert [c.operation for c in remaining] == ["update_job", "update_job"]
 
 
@@ -185,12 +233,18 @@ def test_crawler_edit_is_an_update_crawler_request(project: tuple[Path, str], bu
                                                      wheel: Path) -> None:
     config_path, suffix = project
     _, _, crawler = names(suffix)
-    deploy(load_config(config_path, variables(bucket), environ={}), target, wheel=wheel)
-    config_path.write_text(config_path.read_text().replace("table_prefix: export_", "table_prefix: ddb_"))
-    calls = deploy(load_config(config_path, variables(bucket), environ={}), target, wheel=wheel, dry_run=True).calls
+    glue = target.client("glue")
+    ClassifierStandIn(glue)
+    values = variables(bucket, suffix)
+    deploy(load_config(config_path, values, environ={}), target, wheel=wheel, glue=glue)
+    config_path.write_text(config_path.read_text().replace(
+        "    definition: crawlers/export_crawler.yaml\n",
+        "    definition: crawlers/export_crawler.yaml\n    table_prefix: ddb_\n"))
+    calls = deploy(load_config(config_path, values, environ={}), target, wheel=wheel, dry_run=True, glue=glue).calls
     (call,) = calls
     assert call.describe() == f"glue UpdateCrawler {crawler} (changed: TablePrefix)"
-    assert call.params["TablePrefix"] == "ddb_" and call.params["Targets"]["S3Targets"][0]["Path"].endswith("AWSDynamoDB/")
+    assert call.params["TablePrefix"] == "ddb_"
+    assert call.params["Targets"]["S3Targets"][0]["Path"] == f"{values['EXPORT_URI']}data/"
     stubbed = target.client("glue")
     with Stubber(stubbed) as stubber:
         stubber.add_response("update_crawler", {}, call.params)
@@ -203,8 +257,9 @@ def test_dry_run_reads_but_writes_nothing(project: tuple[Path, str], bucket: str
                                           wheel: Path) -> None:
     config_path, suffix = project
     export_import, _, _ = names(suffix)
-    result = deploy(load_config(config_path, variables(bucket), environ={}), target, wheel=wheel, dry_run=True)
-    assert not result.executed and len(result.calls) == 8
+    result = deploy(load_config(config_path, variables(bucket, suffix, crawler=False), environ={}), target,
+                    wheel=wheel, dry_run=True)
+    assert not result.executed and len(result.calls) == 6
     glue = target.client("glue")
     with pytest.raises(glue.exceptions.EntityNotFoundException):
         glue.get_job(JobName=export_import)
@@ -218,19 +273,19 @@ def test_cli_deploy_dry_run_then_deploy_then_nothing_to_change(
     config_path, suffix = project
     export_import, _, _ = names(suffix)
     argv = ["deploy", "--config", str(config_path), "--wheel", str(wheel), "--profile", "target"]
-    for name, value in variables(bucket).items():
+    for name, value in variables(bucket, suffix, crawler=False).items():
         argv += ["--var", f"{name}={value}"]
     assert main([*argv, "--dry-run"]) == 0
     out, _ = capsys.readouterr()
-    assert out.startswith("dry run: 8 call(s) would be made\n")
+    assert out.startswith("dry run: 6 call(s) would be made\n")
     assert f"  glue CreateJob {export_import} (new)\n" in out and '"WorkerType": "G.1X"' in out
     assert main(argv) == 0
     out, err = capsys.readouterr()
-    assert "deployed: 8 call(s) made" in out and f"glue CreateJob {export_import} (new)" in out
+    assert "deployed: 6 call(s) made" in out and f"glue CreateJob {export_import} (new)" in out
     assert f"#/editor/job/{export_import}/script" in err
     assert main(argv) == 0
     out, _ = capsys.readouterr()
-    assert out.startswith("nothing to change: 2 job(s), 1 crawler(s) and 4 artifact(s) are up to date")
+    assert out.startswith("nothing to change: 2 job(s), 0 crawler(s) and 4 artifact(s) are up to date")
     assert main(["deploy", "--config", str(config_path), "--wheel", str(wheel), "--profile", "target"]) == 2
     _, err = capsys.readouterr()
     assert "artifacts.location: ${ARTIFACT_BUCKET} is not set; pass --var ARTIFACT_BUCKET=VALUE" in err
@@ -278,7 +333,7 @@ def test_plan_skips_unchanged_artifacts_and_keeps_aws_tags(tmp_path: Path) -> No
     script.write_text("x")
     artifact = Artifact("script", script, S3Uri("b", "jobs/x.py"), file_digest(script))
     config_path = make_project(tmp_path / "repo", "u")
-    config = load_config(config_path, variables("bkt"), environ={})
+    config = load_config(config_path, variables("bkt", "u"), environ={})
     whl = Artifact("wheel", tmp_path / "w.whl", S3Uri("b", "wheels/w.whl"), "d")
     artifacts = [whl, *(Artifact("script", j.script, S3Uri("b", j.script.name), "s") for j in config.jobs.values()),
                  Artifact("mapping", config.jobs["ddbmigrate-export-import-u"].mapping, S3Uri("b", "m.json"), "m")]
@@ -290,10 +345,20 @@ def test_plan_skips_unchanged_artifacts_and_keeps_aws_tags(tmp_path: Path) -> No
     current.crawlers = {name: dict(definition) for name, definition in desired.crawlers.items()}
     current.crawler_tags = {name: dict(tags) for name, tags in desired.crawler_tags.items()}
     current.databases = dict.fromkeys(desired.databases, True)
+    current.classifiers = {name: {kind: {**spec, "Version": 3, "CreationTime": "t"}}
+                           for name, body in desired.classifiers.items() for kind, spec in body.items()}
     calls = plan(desired, current)
     assert [(c.operation, c.params.get("TagsToRemove")) for c in calls] == [("untag_resource", ["old"])] * 2
     current.objects[str(artifact.uri)] = "stale"
     assert plan(desired, current)[0].describe() == "s3 PutObject s3://b/jobs/x.py (script x.py: changed)"
+
+
+def test_diff_classifier_ignores_what_glue_adds() -> None:
+    desired = {"JsonClassifier": {"Name": "j", "JsonPath": "$"}}
+    assert diff_classifier(desired, {"JsonClassifier": {"Name": "j", "JsonPath": "$", "Version": 4}}) == []
+    assert diff_classifier(desired, {"JsonClassifier": {"Name": "j", "JsonPath": "$[*]"}}) == ["JsonClassifier.JsonPath"]
+    assert diff_classifier(desired, {"CsvClassifier": {"Name": "j"}}) == ["JsonClassifier"]
+    assert ApiCall("glue", "update_classifier", desired, "changed").describe() == "glue UpdateClassifier j (changed)"
 
 
 def test_api_call_describe() -> None:
@@ -350,7 +415,7 @@ def test_a_broken_mapping_fails_the_deploy_naming_the_file(tmp_path: Path) -> No
     config_path = make_project(tmp_path / "repo", "u")
     broken = config_path.parent / "mappings" / "broken.json"
     broken.write_text('{"format": "ddbmigrate-mapping/1", "mappings": [["Item.x.S"]], "schema": {}}')
-    config = load_config(config_path, variables("bkt"), environ={})
+    config = load_config(config_path, variables("bkt", "u"), environ={})
     wheel_file = tmp_path / "w.whl"
     wheel_file.write_bytes(_zip({"ddbmigrate/__init__.py": b""}, (2020, 1, 1, 0, 0, 0)))
     with pytest.raises(MappingError, match=r"broken\.json"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from ddbmigrate.deploy.config import (
 from ddbmigrate.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-VARS = {"ARTIFACT_BUCKET": "artifacts", "GLUE_ROLE_ARN": "arn:aws:iam::444455556666:role/ddbmigrate-glue",
-        "EXPORT_BUCKET": "exports"}
+VARS = {"ARTIFACT_BUCKET": "artifacts", "GLUE_ROLE_ARN": "arn:aws:iam::444455556666:role/ddbmigrate-glue"}
+EXPORT_URI = "s3://exports/orders/AWSDynamoDB/01692350182719-6de2c037/"
 
 # The argument names the job scripts read (issue #7); glue_jobs.yaml must use exactly these.
 EXPORT_IMPORT_ARGS = {"--export_uri", "--mapping", "--target_table", "--target_region", "--target_role_arn",
@@ -61,7 +62,7 @@ def broken(tmp_path: Path, old: str, new: str) -> str:
 
 
 def test_the_repository_file_declares_both_jobs_and_the_crawler_with_the_scripts_argument_names() -> None:
-    config = load_config(REPO / "glue_jobs.yaml", {**VARS, "EXPORT_URI": "s3://exports/x/AWSDynamoDB/1/",
+    config = load_config(REPO / "glue_jobs.yaml", {**VARS, "EXPORT_URI": EXPORT_URI, "TABLE": "orders",
                                                    "TARGET_TABLE": "Orders", "SOURCE_TABLE": "Orders",
                                                    "SOURCE_REGION": "eu-west-1", "TARGET_REGION": "us-east-1",
                                                    "TARGET_ROLE_ARN": "arn:aws:iam::1:role/t",
@@ -80,20 +81,28 @@ def test_the_repository_file_declares_both_jobs_and_the_crawler_with_the_scripts
     assert (export_import.glue_version, export_import.worker_type, export_import.number_of_workers) == ("5.0", "G.1X", 10)
     assert export_import.role == VARS["GLUE_ROLE_ARN"] and export_import.temp_dir == "s3://artifacts/ddbmigrate/temp/"
     assert export_import.tags == {"project": "ddbmigrate", "managed-by": "ddbmigrate-deploy"}
-    crawler = config.crawlers["ddbmigrate-export"]
-    assert crawler.s3_targets[0].path == "s3://exports/exports/AWSDynamoDB/"
-    assert crawler.database == "ddbmigrate" and crawler.configuration is not None
+    # the crawler comes from crawlers/export_crawler.yaml, filled with the crawler's variables
+    crawler = config.crawlers["orders-export-crawler"]
+    assert crawler.key == "export" and crawler.role == VARS["GLUE_ROLE_ARN"] and crawler.database == "ddbmigrate"
+    assert [t.path for t in crawler.s3_targets] == [f"{EXPORT_URI}data/"]
+    assert crawler.table_prefix == "orders_export_"
+    assert crawler.classifier == {"JsonClassifier": {"Name": "ddbmigrate-dynamodb-export-json", "JsonPath": "$"}}
+    assert crawler.classifiers == ("ddbmigrate-dynamodb-export-json",)
+    assert crawler.tags == {"app": "ddbmigrate", "project": "ddbmigrate", "managed-by": "ddbmigrate-deploy"}
+    assert json.loads(crawler.configuration or "")["Version"] == 1.0
     assert str(config.artifacts) == "s3://artifacts/ddbmigrate/"
 
 
-def test_the_repository_file_needs_only_three_variables_and_drops_unset_optional_arguments() -> None:
+def test_the_repository_file_needs_two_variables_and_drops_unset_optional_arguments() -> None:
     config = load_config(REPO / "glue_jobs.yaml", VARS, environ={}, check_files=False)
     job = config.jobs["ddbmigrate-export-import"]
     assert "--export_uri" not in job.arguments and "--target_role_arn" not in job.arguments
     assert job.mapping is None
-    with pytest.raises(ConfigError, match=r"EXPORT_BUCKET"):
-        load_config(REPO / "glue_jobs.yaml", {k: v for k, v in VARS.items() if k != "EXPORT_BUCKET"}, environ={},
-                    check_files=False)
+    assert config.crawlers == {}  # no EXPORT_URI: the crawler is not deployed (nor touched)
+    with pytest.raises(ConfigError, match=r"defaults\.role: \$\{GLUE_ROLE_ARN\} is not set"):
+        load_config(REPO / "glue_jobs.yaml", {"ARTIFACT_BUCKET": "a-b-c"}, environ={}, check_files=False)
+    with pytest.raises(ConfigError, match=r"crawlers\.export\.variables\.table: empty"):
+        load_config(REPO / "glue_jobs.yaml", {**VARS, "EXPORT_URI": EXPORT_URI}, environ={}, check_files=False)
 
 
 def test_the_repository_file_points_at_scripts_that_exist() -> None:
@@ -109,9 +118,9 @@ def test_the_repository_file_points_at_scripts_that_exist() -> None:
 
 
 def test_placeholders_from_vars_then_environment_with_defaults_and_escapes() -> None:
-    tree = {"a": "${X}", "b": ["${Y:-dflt}", "pre-${X}-post"], "c": 5, "d": "$${NOT}", "${X}": "keys stay"}
+    tree = {"a": "${X}", "b": ["${Y:-dflt}", "pre-${X}-post"], "c": 5, "d": "$${NOT}", "e": "$$", "${X}": "keys stay"}
     resolved = resolve_placeholders(tree, {"X": "1", "Y": ""})
-    assert resolved == {"a": "1", "b": ["", "pre-1-post"], "c": 5, "d": "${NOT}", "${X}": "keys stay"}
+    assert resolved == {"a": "1", "b": ["", "pre-1-post"], "c": 5, "d": "${NOT}", "e": "$", "${X}": "keys stay"}
     assert resolve_placeholders({"b": "${Y:-dflt}"}, {}) == {"b": "dflt"}
     with pytest.raises(ConfigError) as info:
         resolve_placeholders({"jobs": {"x": {"role": "${ROLE}"}}}, {})
@@ -232,7 +241,7 @@ def test_validate_argument_is_shared_with_start() -> None:
 def test_crawler_from_a_create_crawler_definition_file_with_overrides(tmp_path: Path) -> None:
     (tmp_path / "crawlers").mkdir()
     (tmp_path / "crawlers" / "export_crawler.yaml").write_text(textwrap.dedent("""\
-        Name: ignored-the-key-names-it
+        Name: ${DB:-exports}-crawler
         Role: file-role
         DatabaseName: ${DB:-exports}
         Targets:
@@ -251,7 +260,8 @@ def test_crawler_from_a_create_crawler_definition_file_with_overrides(tmp_path: 
             role: override-role
             schedule: cron(0 3 * * ? *)
     """))
-    crawler = load_config(path, environ={}).crawlers["c"]
+    crawler = load_config(path, environ={}).crawlers["exports-crawler"]  # named by the file's Name
+    assert crawler.key == "c"
     assert (crawler.role, crawler.database, crawler.table_prefix) == ("override-role", "exports", "ddb_")
     assert crawler.s3_targets[0].path == "s3://exp/p/AWSDynamoDB/"
     assert crawler.s3_targets[0].exclusions == ["**/_started"]
@@ -274,6 +284,40 @@ def test_broken_crawlers_name_the_key(tmp_path: Path, crawler: str, expected: st
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     assert expected in str(info.value)
+
+
+def test_crawler_enabled_variables_and_classifier_rules(tmp_path: Path) -> None:
+    base = "{role: r, database: d, s3_targets: [{path: 's3://bkt/p/'}]"
+    for enabled in ("''", "false", "no", "0"):
+        path = write_config(tmp_path, MINIMAL + f"crawlers:\n  c: {base}, enabled: {enabled}}}\n")
+        assert load_config(path, environ={}).crawlers == {}
+    path = write_config(tmp_path, MINIMAL + f"crawlers:\n  c: {base}, enabled: yes-please, name: other}}\n")
+    assert list(load_config(path, environ={}).crawlers) == ["other"]
+    path = write_config(tmp_path, MINIMAL + f"crawlers:\n  c: {base}, variables: {{a: b}}}}\n")
+    with pytest.raises(ConfigError, match=r"crawlers\.c\.variables: only used to fill a definition file"):
+        load_config(path, environ={})
+    classifier = "classifier: {JsonClassifier: {Name: j, JsonPath: $}}"
+    path = write_config(tmp_path, MINIMAL + f"crawlers:\n  c: {base}, {classifier}}}\n")
+    with pytest.raises(ConfigError, match=r"crawlers\.c\.classifiers: the crawler's classifier 'j' is defined but not used"):
+        load_config(path, environ={})
+    path = write_config(tmp_path, MINIMAL + f"crawlers:\n  c: {base}, classifier: {{Json: {{Name: j}}}}}}\n")
+    with pytest.raises(ConfigError, match=r"crawlers\.c\.classifier: expected a CreateClassifier request"):
+        load_config(path, environ={})
+
+
+def test_the_repository_crawler_definition_needs_its_variables(tmp_path: Path) -> None:
+    (tmp_path / "crawlers").mkdir()
+    (tmp_path / "crawlers" / "export_crawler.yaml").write_text((REPO / "crawlers" / "export_crawler.yaml").read_text())
+    path = write_config(tmp_path, MINIMAL + textwrap.dedent("""\
+        crawlers:
+          export:
+            definition: crawlers/export_crawler.yaml
+            variables: {table: orders, export_folder_uri: "s3://exp/p/AWSDynamoDB/01692350182719-6de2c037/"}
+    """))
+    with pytest.raises(ConfigError, match=r"crawlers/export_crawler\.yaml\.Crawler\.Role: \$\{crawler_role_arn\} is not set"):
+        load_config(path, environ={})
+    crawler = load_config(path, {"crawler_role_arn": "r", "glue_database": "g"}, environ={}).crawlers
+    assert list(crawler) == ["orders-export-crawler"]
 
 
 def test_required_arguments_are_read_without_variables(tmp_path: Path) -> None:

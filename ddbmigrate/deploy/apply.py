@@ -196,6 +196,9 @@ def read_current(desired: DesiredState, glue: Any, s3: Any) -> CurrentState:
         head = _get(f"s3 HeadObject {artifact.uri}",
                     lambda a=artifact: s3.head_object(Bucket=a.uri.bucket, Key=a.uri.key))
         current.objects[str(artifact.uri)] = (head or {}).get("Metadata", {}).get(DIGEST_METADATA_KEY)
+    for name in desired.classifiers:
+        found = _get(f"glue GetClassifier {name}", lambda n=name: glue.get_classifier(Name=n))
+        current.classifiers[name] = found["Classifier"] if found else None
     for name in desired.databases:
         current.databases[name] = _get(f"glue GetDatabase {name}", lambda n=name: glue.get_database(Name=n)) is not None
     for name in desired.jobs:
@@ -253,13 +256,17 @@ def deploy(
     wheel: Path | None = None,
     dry_run: bool = False,
     on_call: Callable[[ApiCall], None] | None = None,
+    glue: Any = None,
+    s3: Any = None,
 ) -> DeployResult:
     """Make Glue and S3 in ``account`` match ``config``; with ``dry_run``, only read and plan.
 
     ``wheel`` skips the build (e.g. a wheel built by CI). The plan is computed against the live
     state in both modes, so ``--dry-run`` prints exactly the calls a real deploy would make now.
+    ``glue``/``s3`` replace ``account``'s clients (the account still names the caller for ARNs).
     """
-    glue, s3 = account.client("glue"), account.client("s3")
+    glue = glue if glue is not None else account.client("glue")
+    s3 = s3 if s3 is not None else account.client("s3")
     with prepared_wheel(config, wheel) as wheel_path:
         artifacts = collect_artifacts(config, wheel_path)
         desired = desired_state(config, artifacts, arn_prefix=arn_prefix(account, glue.meta.region_name))

@@ -9,7 +9,8 @@ The file (reference: ``docs/deploy.md``)::
     crawlers:    {<Glue crawler name>: {role: …, database: …, s3_targets: [{path: s3://…}], …}}
 
 Placeholders: ``${NAME}`` is replaced by ``--var NAME=VALUE`` (which wins) or the environment
-variable ``NAME``; ``${NAME:-default}`` falls back to ``default``; ``$${`` is a literal ``${``. An
+variable ``NAME``; ``${NAME:-default}`` falls back to ``default``; ``$$`` is a literal ``$`` (the
+syntax of Python's ``string.Template``, which ``crawlers/*.yaml`` definitions also use). An
 unset placeholder without a default is an error naming the key and the variable. An argument
 that resolves to an empty string is left out of the job (so ``${X:-}`` makes it optional).
 
@@ -70,7 +71,7 @@ MANAGED_ARGUMENTS = {
 
 _PERCENT_ARGUMENTS = ("--write_percent", "--read_percent")
 _COUNT_ARGUMENTS = ("--write_capacity", "--read_capacity", "--parallel_tasks", "--splits")
-_VARIABLE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 _ARGUMENT_KEY = re.compile(r"^--[A-Za-z0-9_.-]+$")
 _TOP_LEVEL = ("version", "artifacts", "defaults", "jobs", "crawlers")
@@ -91,7 +92,10 @@ def parse_vars(pairs: Iterable[str], *, option: str = "--var") -> dict[str, str]
 
 
 def resolve_placeholders(tree: Any, variables: Mapping[str, str], *, path: str = "") -> Any:
-    """Replace ``${NAME}``/``${NAME:-default}`` in every string value (not in keys) of a YAML tree."""
+    """Replace ``${NAME}``/``${NAME:-default}`` (and ``$$`` by ``$``) in every string value of a YAML tree.
+
+    Keys are left as they are. ``path`` prefixes the key path named in errors.
+    """
     if isinstance(tree, Mapping):
         return {key: resolve_placeholders(value, variables, path=_join(path, key)) for key, value in tree.items()}
     if isinstance(tree, list):
@@ -100,8 +104,8 @@ def resolve_placeholders(tree: Any, variables: Mapping[str, str], *, path: str =
         return tree
 
     def replace(match: re.Match[str]) -> str:
-        if match.group(0) == "$${":
-            return "${"
+        if match.group(0) == "$$":
+            return "$"
         name, default = match.group(1), match.group(2)
         if name in variables:
             return variables[name]
@@ -211,7 +215,10 @@ def _one_of(value: str, allowed: tuple[str, ...]) -> str:
 
 
 class _CrawlerFields(_Model):
+    name: str | None = None
+    enabled: Any = True
     definition: str | None = None
+    variables: dict[str, Any] | None = None
     description: str | None = None
     role: str | None = Field(default=None, min_length=1)
     database: str | None = Field(default=None, min_length=1)
@@ -222,6 +229,7 @@ class _CrawlerFields(_Model):
     recrawl_behavior: str | None = None
     configuration: dict[str, Any] | None = None
     classifiers: list[str] | None = None
+    classifier: dict[str, Any] | None = None
     tags: dict[str, str] | None = None
 
     @field_validator("recrawl_behavior")
@@ -235,6 +243,18 @@ class _CrawlerFields(_Model):
     def _schedule(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"cron\(.+\)", value):
             raise ValueError(f"{value!r} is not a Glue schedule; expected cron(…), e.g. cron(15 12 * * ? *)")
+        return value
+
+    @field_validator("classifier")
+    @classmethod
+    def _classifier(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        kinds = ("JsonClassifier", "CsvClassifier", "GrokClassifier", "XMLClassifier")
+        if len(value) != 1 or next(iter(value)) not in kinds or not isinstance(next(iter(value.values())), dict):
+            raise ValueError(f"expected a CreateClassifier request with one of {', '.join(kinds)}")
+        if not next(iter(value.values())).get("Name"):
+            raise ValueError("the classifier needs a Name")
         return value
 
 
@@ -307,6 +327,10 @@ class CrawlerConfig:
     configuration: str | None = None
     classifiers: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    classifier: dict[str, Any] | None = None
+    """A ``CreateClassifier`` request the crawler uses (deployed before the crawler)."""
+    key: str = ""
+    """The crawler's key in glue_jobs.yaml (its name may come from the definition file)."""
 
 
 @dataclass(frozen=True)
@@ -350,7 +374,13 @@ def load_config(
         root = path.resolve().parent
         artifacts = parse_s3_uri(file.artifacts.location, what="artifacts.location").folder()
         jobs = {name: _job(name, file.defaults, spec, root, check_files) for name, spec in file.jobs.items()}
-        crawlers = {name: _crawler(name, spec, root, values) for name, spec in file.crawlers.items()}
+        crawlers = {}
+        for key, spec in file.crawlers.items():
+            crawler = _crawler(key, spec, root, values)
+            if crawler is not None:
+                if crawler.name in crawlers:
+                    raise ConfigError(f"crawlers.{key}: another crawler is also named {crawler.name!r}")
+                crawlers[crawler.name] = crawler
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     if not jobs and not crawlers:
@@ -487,26 +517,47 @@ def validate_argument(key: str, value: str, *, where: str | None = None) -> None
 # --------------------------------------------------------------------------- crawlers
 
 _DEFINITION_KEYS = {
-    "Name": None, "Role": "role", "DatabaseName": "database", "Description": "description",
+    "Name": "name", "Role": "role", "DatabaseName": "database", "Description": "description",
     "Targets": "s3_targets", "TablePrefix": "table_prefix", "Schedule": "schedule",
     "SchemaChangePolicy": "schema_change_policy", "RecrawlPolicy": "recrawl_behavior",
     "Configuration": "configuration", "Classifiers": "classifiers", "Tags": "tags",
 }
+_DISABLED = ("", "false", "no", "off", "0")
 
 
-def _crawler(name: str, spec: Any, root: Path, values: Mapping[str, str]) -> CrawlerConfig:
-    where = f"crawlers.{name}"
-    if not _NAME.match(name):
-        raise ConfigError(f"{where}: crawler names are 1–255 letters, digits, '_', '-' or '.'")
+def _crawler(key: str, spec: Any, root: Path, values: Mapping[str, str]) -> CrawlerConfig | None:
+    """One crawler entry, or None when its ``enabled`` resolves to empty/false (it is then left alone)."""
+    where = f"crawlers.{key}"
+    if not _NAME.match(key):
+        raise ConfigError(f"{where}: crawler keys are 1–255 letters, digits, '_', '-' or '.'")
     own = _validate(_CrawlerFields, spec if spec is not None else {}, where)
+    if normalize_argument_value(own.enabled).strip().lower() in _DISABLED:
+        return None
     base: dict[str, Any] = {}
     if own.definition:
-        base = _definition(root, own.definition, f"{where}.definition", values)
-    merged = {**base, **own.model_dump(exclude_none=True, exclude={"definition"})}
+        variables = {k: normalize_argument_value(v) for k, v in (own.variables or {}).items()}
+        empty = sorted(k for k, v in variables.items() if v == "")
+        if empty:
+            raise ConfigError(f"{where}.variables.{empty[0]}: empty; the definition needs a value "
+                              "(pass the --var it comes from)")
+        base = _definition(root, own.definition, f"{where}.definition", {**values, **variables})
+    elif own.variables:
+        raise ConfigError(f"{where}.variables: only used to fill a definition file; add definition: or remove them")
+    overrides = own.model_dump(exclude_none=True, exclude={"definition", "variables", "enabled"})
+    merged = {**base, **overrides}
+    merged["tags"] = {**(base.get("tags") or {}), **(own.tags or {})}
     fields = _validate(_CrawlerFields, merged, where)
-    for key in ("role", "database", "s3_targets"):
-        if getattr(fields, key) in (None, []):
-            raise ConfigError(f"{where}.{key}: required (here or in the definition file), but missing")
+    for field_name in ("role", "database", "s3_targets"):
+        if getattr(fields, field_name) in (None, []):
+            raise ConfigError(f"{where}.{field_name}: required (here or in the definition file), but missing")
+    name = fields.name or key
+    if not _NAME.match(name):
+        raise ConfigError(f"{where}.name: {name!r} is not a crawler name (1–255 letters, digits, '_', '-' or '.')")
+    classifiers = list(fields.classifiers or ())
+    if fields.classifier:
+        own_name = next(iter(fields.classifier.values()))["Name"]
+        if own_name not in classifiers:
+            raise ConfigError(f"{where}.classifiers: the crawler's classifier {own_name!r} is defined but not used")
     policy = fields.schema_change_policy or _SchemaChangePolicy()
     return CrawlerConfig(
         name=name, role=fields.role, database=fields.database, s3_targets=tuple(fields.s3_targets),
@@ -515,32 +566,41 @@ def _crawler(name: str, spec: Any, root: Path, values: Mapping[str, str]) -> Cra
         recrawl_behavior=fields.recrawl_behavior,
         configuration=json.dumps(fields.configuration, sort_keys=True, separators=(",", ":"))
         if fields.configuration is not None else None,
-        classifiers=tuple(fields.classifiers or ()), tags=dict(fields.tags or {}),
+        classifiers=tuple(classifiers), tags=dict(fields.tags or {}), classifier=fields.classifier, key=key,
     )
 
 
 def _definition(root: Path, relative: str, where: str, values: Mapping[str, str]) -> dict[str, Any]:
-    """A crawler file written with CreateCrawler's field names, as our snake_case keys."""
+    """A crawler file written as Glue's requests, as our snake_case keys.
+
+    Two shapes: a file of ``CreateCrawler`` fields, or (as ``crawlers/export_crawler.yaml``) a
+    ``Crawler`` request plus an optional ``Classifier`` (a ``CreateClassifier`` request).
+    Placeholders (``${name}``, ``$$``) are filled from the crawler's ``variables`` and ``--var``.
+    """
     path = _local_file(root, relative, where, True)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: {relative} is not valid YAML ({exc})") from None
-    if isinstance(raw, dict) and len(raw) == 1 and isinstance(next(iter(raw.values())), dict) \
-            and next(iter(raw)) not in _DEFINITION_KEYS:
-        raw = next(iter(raw.values()))  # a file wrapping the definition in one top-level key
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: {relative} should hold CreateCrawler fields (Role, DatabaseName, Targets, …)")
+        raise ConfigError(f"{where}: {relative} should hold a Crawler request (Role, DatabaseName, Targets, …)")
     raw = resolve_placeholders(raw, values, path=relative)
+    crawler, classifier, prefix = raw, None, relative
+    if "Crawler" in raw:
+        unknown = sorted(set(raw) - {"Crawler", "Classifier"})
+        if unknown:
+            raise ConfigError(f"{relative}.{unknown[0]}: unknown key; allowed: Crawler, Classifier")
+        crawler, classifier, prefix = raw["Crawler"], raw.get("Classifier"), f"{relative}.Crawler"
+    if not isinstance(crawler, dict):
+        raise ConfigError(f"{prefix}: expected CreateCrawler fields (Role, DatabaseName, Targets, …)")
     result: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key, value in crawler.items():
         if key not in _DEFINITION_KEYS:
-            raise ConfigError(f"{relative}.{key}: not a CreateCrawler field we deploy; "
+            raise ConfigError(f"{prefix}.{key}: not a CreateCrawler field we deploy; "
                               f"allowed: {', '.join(_DEFINITION_KEYS)}")
-        target = _DEFINITION_KEYS[key]
-        if target is None:
-            continue
-        result[target] = _from_api(key, value, f"{relative}.{key}")
+        result[_DEFINITION_KEYS[key]] = _from_api(key, value, f"{prefix}.{key}")
+    if classifier is not None:
+        result["classifier"] = classifier
     return result
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "DesiredState",
     "crawler_definition",
     "desired_state",
+    "diff_classifier",
     "diff_crawler",
     "diff_job",
     "job_definition",
@@ -73,6 +74,8 @@ class ApiCall:
         name = "".join(part.title() for part in self.operation.split("_"))
         target = (self.params.get("Name") or self.params.get("JobName") or self.params.get("ResourceArn")
                   or (self.params.get("DatabaseInput") or {}).get("Name"))
+        if target is None and len(self.params) == 1:  # a classifier: {"JsonClassifier": {"Name": …}}
+            target = (next(iter(self.params.values())) or {}).get("Name")
         if self.service == "s3":
             target = f"s3://{self.params['Bucket']}/{self.params['Key']}"
         return f"{self.service} {name} {target} ({self.reason})"
@@ -89,6 +92,8 @@ class DesiredState:
     crawler_tags: dict[str, dict[str, str]]
     databases: tuple[str, ...]
     arn_prefix: str
+    classifiers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Classifier name → ``CreateClassifier`` body (``{"JsonClassifier": {...}}``)."""
     """``arn:<partition>:glue:<region>:<account>``, for tag calls."""
 
 
@@ -103,6 +108,8 @@ class CurrentState:
     crawlers: dict[str, dict[str, Any] | None] = field(default_factory=dict)
     crawler_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     databases: dict[str, bool] = field(default_factory=dict)
+    classifiers: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    """Classifier name → GetClassifier's ``Classifier`` (None: missing)."""
 
 
 def resource_arn(arn_prefix: str, kind: str, name: str) -> str:
@@ -188,10 +195,17 @@ def desired_state(config: DeployConfig, artifacts: Sequence[Artifact], *, arn_pr
     }
     crawlers = {name: crawler_definition(crawler) for name, crawler in config.crawlers.items()}
     databases = tuple(sorted({crawler.database for crawler in config.crawlers.values()}))
+    classifiers: dict[str, dict[str, Any]] = {}
+    for crawler in config.crawlers.values():
+        if crawler.classifier:
+            name = next(iter(crawler.classifier.values()))["Name"]
+            if classifiers.get(name, crawler.classifier) != crawler.classifier:
+                raise ValueError(f"two crawlers define classifier {name!r} differently")
+            classifiers[name] = crawler.classifier
     return DesiredState(
         artifacts=tuple(artifacts), jobs=jobs, job_tags={n: dict(j.tags) for n, j in config.jobs.items()},
         crawlers=crawlers, crawler_tags={n: dict(c.tags) for n, c in config.crawlers.items()},
-        databases=databases, arn_prefix=arn_prefix,
+        databases=databases, arn_prefix=arn_prefix, classifiers=classifiers,
     )
 
 
@@ -283,6 +297,15 @@ def diff_crawler(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list
     return changed
 
 
+def diff_classifier(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Fields of a classifier that differ (GetClassifier adds times and a version, ignored)."""
+    ((kind, want),) = desired.items()
+    have = current.get(kind)
+    if have is None:
+        return [kind]
+    return [f"{kind}.{key}" for key, value in want.items() if have.get(key) != value]
+
+
 def _tag_calls(arn: str, want: Mapping[str, str], have: Mapping[str, str]) -> list[ApiCall]:
     calls = []
     add = {k: v for k, v in sorted(want.items()) if have.get(k) != v}
@@ -316,6 +339,14 @@ def plan(desired: DesiredState, current: CurrentState) -> list[ApiCall]:
             calls.append(ApiCall("glue", "create_database",
                                  {"DatabaseInput": {"Name": database, "Description": "ddbmigrate export crawler"}},
                                  "new"))
+    for name, body in desired.classifiers.items():
+        existing_classifier = current.classifiers.get(name)
+        if existing_classifier is None:
+            calls.append(ApiCall("glue", "create_classifier", dict(body), "new"))
+        else:
+            changed = diff_classifier(body, existing_classifier)
+            if changed:
+                calls.append(ApiCall("glue", "update_classifier", dict(body), f"changed: {', '.join(changed)}"))
     for name, definition in desired.jobs.items():
         existing = current.jobs.get(name)
         arn = resource_arn(desired.arn_prefix, "job", name)
