@@ -1,8 +1,10 @@
 """The segmented Scan reader against DynamoDB Local: completeness, read budget, retries, threads.
 
-DynamoDB Local never throttles, so throttling, 5xx and dropped connections are injected at the
-HTTP layer of a real botocore client (its ``before-send`` event returns the error response that
-DynamoDB would send, which botocore then parses as usual); every other request is real.
+DynamoDB Local never throttles, so faults are injected two ways: at random over real HTTP by the
+loopback fault proxy (:mod:`ddbmigrate.local.faults`), and — where a test needs an exact sequence
+(this error code on that attempt, AccessDenied) — at the HTTP layer of a real botocore client, whose
+``before-send`` event returns the error response DynamoDB would send, parsed by botocore as usual.
+Every other request is real.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tables import FakeClock, create_table, put_all
 from ddbmigrate.accounts import Account
 from ddbmigrate.digest import item_digest, key_digest, key_names
 from ddbmigrate.errors import ConfigError, SourceError
+from ddbmigrate.local.faults import FaultProxy
 from ddbmigrate.sample import SAMPLE_KEY_SCHEMA, sample_items
 from ddbmigrate.source import PageStats, RetryPolicy, scan_segment, scan_table, source_client
 
@@ -143,6 +146,25 @@ def test_throttling_5xx_and_dropped_connections_are_retried(source: Account, fil
     assert len(clock.sleeps) == 5
     for attempt, slept in enumerate(clock.sleeps, start=1):
         assert 0.0 <= slept <= min(1.0, 0.1 * 2 ** (attempt - 1))
+
+
+def test_faults_on_the_wire_are_survived_without_loss_or_duplicates(local_stack: Any, filled_table: str) -> None:
+    """Through the loopback fault proxy: throttles, 5xx and dropped connections on real HTTP."""
+    with FaultProxy(local_stack.source_dynamodb, throttle_rate=0.2, error_5xx_rate=0.1, drop_rate=0.1, seed=11,
+                    operations={"Scan"}) as proxy:
+        account = Account(profile="source", endpoint_url=proxy.endpoint, label="source")
+        clock = FakeClock()
+        pages: list[PageStats] = []
+        items = [item for segment in range(2) for item in scan_segment(
+            account, filled_table, segment, 2, page_limit=10, clock=clock, sleep=clock.sleep,
+            retry=RetryPolicy(max_attempts=12), on_page=pages.append)]
+        stats = proxy.stats
+    keys = [key_digest(i, KEYS) for i in items]
+    assert len(keys) == ITEMS and len(set(keys)) == ITEMS
+    assert {item_digest(i) for i in items} == expected_digests()
+    faults = stats.throttled + stats.errors_5xx + stats.dropped_before + stats.dropped_after
+    assert stats.throttled > 0 and stats.errors_5xx > 0 and stats.dropped_before + stats.dropped_after > 0
+    assert sum(p.retries for p in pages) == faults == len(clock.sleeps)
 
 
 def test_gives_up_after_max_attempts_naming_table_and_segment(source: Account, filled_table: str) -> None:
