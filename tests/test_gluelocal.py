@@ -323,6 +323,18 @@ def test_bad_sources_are_named(spark: Any, target: Any, bucket: str, unique_name
 
 @pytest.mark.integration
 @pytest.mark.spark
+def test_malformed_json_fails_naming_file_and_line(spark: Any, target: Any, s3: Any, bucket: str) -> None:
+    # Spark's default (PERMISSIVE) would return a row of nulls and the raw line in _corrupt_record.
+    _put(s3, bucket, "in/good.json", _lines({"id": 1}))
+    _put(s3, bucket, "in/bad.json.gz", gzip.compress(b'{"id": 2}\n\n{"id": "secret-value"\n'))
+    glue = GlueContext(spark, account=target)
+    with pytest.raises(ConfigError, match=rf"s3://{bucket}/in/bad\.json\.gz line 3: not valid JSON") as info:
+        glue.create_dynamic_frame.from_options("s3", {"paths": [f"s3://{bucket}/in/"]}, "json")
+    assert "secret-value" not in str(info.value)
+
+
+@pytest.mark.integration
+@pytest.mark.spark
 def test_reads_local_and_file_uri_paths(spark: Any, tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.json").write_bytes(_lines({"id": 1}))

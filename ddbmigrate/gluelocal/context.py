@@ -14,6 +14,8 @@ Supported, with Glue's signatures and defaults:
 * ``create_dynamic_frame.from_options`` / ``create_dynamic_frame_from_options`` and
   ``create_data_frame.from_options``: ``connection_type="s3"`` with ``format`` ``json`` (options
   ``multiline``/``multiLine``) or ``parquet``; see :mod:`ddbmigrate.gluelocal.staging` for paths.
+  JSON is read strictly: a malformed line fails the read naming ``<uri> line <n>`` (Glue would
+  turn it into an error record; Spark's default would hide it in a ``_corrupt_record`` column).
 * ``write_dynamic_frame.from_options`` / ``write_dynamic_frame_from_options`` /
   ``write_from_options`` / ``getSink(...).writeFrame``: ``connection_type="dynamodb"``, see
   :mod:`ddbmigrate.gluelocal.dynamodb`. Returns an empty DynamicFrame named ``<name>_errors``
@@ -40,7 +42,7 @@ from ddbmigrate.gluelocal.dynamicframe import (
     DynamicFrameWriter,
     unsupported,
 )
-from ddbmigrate.gluelocal.staging import S3ReadOptions, stage_files
+from ddbmigrate.gluelocal.staging import S3ReadOptions, find_malformed_json, stage_files
 
 __all__ = ["GlueContext"]
 
@@ -187,9 +189,17 @@ class GlueContext(SQLContext):
         if not staged.files:
             return self.sparkSession.createDataFrame([], "struct<>"), name
         reader = self.sparkSession.read
-        if fmt == "json":
-            return reader.json(staged.files, multiLine=multiline), name
-        return reader.parquet(*staged.files), name
+        if fmt == "parquet":
+            return reader.parquet(*staged.files), name
+        # FAILFAST: Spark's default would turn a malformed line into a row of nulls plus a
+        # _corrupt_record column holding the raw text — silently, and with the data in a column.
+        try:
+            return reader.json(staged.files, multiLine=multiline, mode="FAILFAST"), name
+        except Exception:
+            problem = find_malformed_json(staged, multiline=multiline)
+            if problem is None:
+                raise
+            raise ConfigError(f"{problem}; fix or remove the file (the local runtime reads JSON strictly)") from None
 
     def create_dynamic_frame_from_options(
         self, connection_type: str, connection_options: Mapping[str, Any] | None = None,

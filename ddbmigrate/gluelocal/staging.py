@@ -27,6 +27,8 @@ raises :class:`~ddbmigrate.errors.ConfigError` rather than being silently ignore
 from __future__ import annotations
 
 import atexit
+import bz2
+import gzip
 import json
 import logging
 import re
@@ -40,7 +42,7 @@ from typing import Any
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.s3uri import S3Uri, parse_s3_uri
 
-__all__ = ["S3ReadOptions", "StagedFiles", "glob_to_regex", "is_hidden", "stage_files"]
+__all__ = ["S3ReadOptions", "StagedFiles", "find_malformed_json", "glob_to_regex", "is_hidden", "stage_files"]
 
 log = logging.getLogger("ddbmigrate.gluelocal")
 
@@ -149,11 +151,48 @@ class _Selected:
 
 
 class StagedFiles:
-    """Local files ready for Spark; ``files`` is empty when the paths selected nothing."""
+    """Local files ready for Spark; ``files`` is empty when the paths selected nothing.
 
-    def __init__(self, files: list[str], staged_bytes: int) -> None:
+    ``origins`` maps each local file to the URI it came from, so errors name the user's file.
+    """
+
+    def __init__(self, files: list[str], staged_bytes: int, origins: dict[str, str] | None = None) -> None:
         self.files = files
         self.staged_bytes = staged_bytes
+        self.origins = origins or {f: f for f in files}
+
+
+def _open_text(path: str) -> Any:
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8")
+    if path.endswith(".bz2"):
+        return bz2.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def find_malformed_json(staged: StagedFiles, *, multiline: bool) -> str | None:
+    """The first file (and line) that is not valid JSON, as ``<uri> line <n>: <reason>``; None if all parse.
+
+    Used to name the culprit when Spark refuses the input; the message never quotes the content.
+    """
+    for path in staged.files:
+        uri = staged.origins.get(path, path)
+        try:
+            with _open_text(path) as handle:
+                if multiline:
+                    json.load(handle)
+                    continue
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        try:
+                            json.loads(line)
+                        except ValueError as exc:
+                            return f"{uri} line {number}: not valid JSON ({exc.__class__.__name__} at column {getattr(exc, 'colno', '?')})"
+        except ValueError as exc:  # multi-line document or undecodable bytes
+            return f"{uri}: not valid JSON ({exc.__class__.__name__})"
+        except OSError as exc:
+            return f"{uri}: cannot be read as {'gzip' if path.endswith('.gz') else 'text'} ({exc.__class__.__name__})"
+    return None
 
 
 def _excluded(selected: _Selected, patterns: list[re.Pattern[str]]) -> bool:
@@ -240,10 +279,12 @@ def stage_files(options: S3ReadOptions, s3_client: Any, *, staging_dir: str | Pa
     suffix = _SUFFIXES.get(options.compression or "none", "")
     folder: Path | None = None
     files: list[str] = []
+    origins: dict[str, str] = {}
     staged = 0
     for index, item in enumerate(selected):
         if item.local is not None and (not suffix or item.local.name.endswith(suffix)):
             files.append(str(item.local))
+            origins[str(item.local)] = item.uri
             continue
         if folder is None:
             folder = Path(tempfile.mkdtemp(prefix="ddbmigrate-gluelocal-", dir=staging_dir))
@@ -260,5 +301,6 @@ def stage_files(options: S3ReadOptions, s3_client: Any, *, staging_dir: str | Pa
                 raise ConfigError(f"cannot download {item.uri}: {exc}") from None
         staged += target.stat().st_size
         files.append(str(target))
+        origins[str(target)] = item.uri
     log.info("read %d file(s) from %s (%d bytes staged locally)", len(files), ", ".join(options.paths), staged)
-    return StagedFiles(files, staged)
+    return StagedFiles(files, staged, origins)
