@@ -141,7 +141,7 @@ def command(job_name: str, workers: int | None, worker_type: str | None, write_p
     if not no_estimate:
         try:
             estimate = _estimate(job, effective, run_worker_type, run_workers, account, estimate_options)
-        except (DdbMigrateError, ClientError, BotoCoreError) as exc:  # an estimate never blocks a run
+        except (DdbMigrateError, ClientError, BotoCoreError, ValueError) as exc:  # an estimate never blocks a run
             console.print(f"[yellow]note:[/] no estimate ({escape(str(exc))}); pass --items, --avg-item-bytes "
                           "and --wcu to get one")
         else:
