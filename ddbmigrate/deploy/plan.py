@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ddbmigrate.deploy.config import CrawlerConfig, DeployConfig, JobConfig
+from ddbmigrate.errors import ConfigError
 from ddbmigrate.s3uri import S3Uri
 
 __all__ = [
@@ -200,7 +201,8 @@ def desired_state(config: DeployConfig, artifacts: Sequence[Artifact], *, arn_pr
         if crawler.classifier:
             name = next(iter(crawler.classifier.values()))["Name"]
             if classifiers.get(name, crawler.classifier) != crawler.classifier:
-                raise ValueError(f"two crawlers define classifier {name!r} differently")
+                raise ConfigError(f"crawlers.{crawler.key}.classifier: another crawler defines classifier {name!r} "
+                                  "differently; give one of them another Name")
             classifiers[name] = crawler.classifier
     return DesiredState(
         artifacts=tuple(artifacts), jobs=jobs, job_tags={n: dict(j.tags) for n, j in config.jobs.items()},
