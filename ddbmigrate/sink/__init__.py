@@ -1,0 +1,70 @@
+"""The sink: a rate-limited, retrying, never-dropping writer for the target table.
+
+* :mod:`~ddbmigrate.sink.options` — :class:`SinkOptions` (also from Glue's connection options);
+* :mod:`~ddbmigrate.sink.writer` — :class:`TableWriter`, one task's BatchWriteItem loop;
+* :mod:`~ddbmigrate.sink.retry` — which errors are retried and the backoff;
+* :mod:`~ddbmigrate.sink.stats` — :class:`SinkStats`, counters that reconcile;
+* :mod:`~ddbmigrate.sink.spark` — :func:`write_partitions`, a writer per Spark partition.
+
+The Spark part is imported on first use, so the writer works without pyspark installed.
+See ``docs/sink.md`` for the rate formula, retries, dead letters and replay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ddbmigrate.sink.options import GLUE_SINK_OPTIONS, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, SinkOptions
+from ddbmigrate.sink.retry import ErrorClass, RetryPolicy, classify
+from ddbmigrate.sink.stats import SinkStats
+from ddbmigrate.sink.writer import TableInfo, TableWriter, describe_table, sink_client
+
+__all__ = [
+    "GLUE_SINK_OPTIONS",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_ITEMS",
+    "ErrorClass",
+    "RetryPolicy",
+    "SinkOptions",
+    "SinkStats",
+    "TableInfo",
+    "TableWriter",
+    "classify",
+    "describe_table",
+    "open_writer",
+    "sink_client",
+    "write_partitions",
+]
+
+
+def write_partitions(rows: Any, options: SinkOptions, **kwargs: Any) -> SinkStats:
+    """See :func:`ddbmigrate.sink.spark.write_partitions` (imported lazily: it needs pyspark)."""
+    from ddbmigrate.sink.spark import write_partitions as _write
+
+    return _write(rows, options, **kwargs)
+
+
+def open_writer(options: SinkOptions, *, tasks: int = 1, name: str = "writer", client: Any = None) -> TableWriter:
+    """A :class:`TableWriter` for ``options`` outside Spark (replay, Lambda, scripts).
+
+    Describes the table, budgets ``floor(capacity × percent) / tasks`` WCU per second, and opens
+    the dead-letter file ``<name>.jsonl`` when ``options.dead_letter`` is set.
+    """
+    from ddbmigrate.capacity import task_budget
+    from ddbmigrate.deadletter import DeadLetterWriter
+
+    client = client or sink_client(options.target)
+    info = describe_table(client, options.table, capacity_override=options.capacity_override)
+    dead_letters = None
+    if options.dead_letter:
+        s3 = options.target.client("s3") if options.dead_letter.startswith("s3://") else None
+        dead_letters = DeadLetterWriter(options.dead_letter, name, s3_client=s3)
+    return TableWriter(
+        client,
+        info,
+        rate=task_budget(info.write_capacity, options.write_percent, tasks),
+        dead_letters=dead_letters,
+        policy=RetryPolicy(options.max_retries, options.base_backoff, options.max_backoff),
+        max_batch_items=options.max_batch_items,
+        max_batch_bytes=options.max_batch_bytes,
+    )

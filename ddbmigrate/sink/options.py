@@ -1,0 +1,223 @@
+"""The sink's options: one frozen value, built directly or from Glue's DynamoDB connection options.
+
+Glue's documented sink options (``connection_type="dynamodb"``) and how they map here:
+
+==================================  ======================  ============================================
+Glue option                         field                   default / rule
+==================================  ======================  ============================================
+``dynamodb.output.tableName``       ``table``               required; a table name or a table ARN
+``dynamodb.throughput.write.percent`` ``write_percent``     0.5, from 0.1 to 1.5
+``dynamodb.output.numParallelTasks`` ``parallel_tasks``     min(partitions, slots)
+``dynamodb.output.retry``           ``max_retries``         10 (here: retries *without progress*)
+``dynamodb.sts.roleArn``            ``target.role_arn``     none (the job's own credentials)
+``dynamodb.sts.roleSessionName``    ``target.session_name`` ``glue-dynamodb-write-sts-session``
+``dynamodb.region``                 ``target.region``       the account's region (``dynamodb.sts.region``
+                                                            is accepted as the same thing)
+==================================  ======================  ============================================
+
+Options Glue does not have (dead-letter location, an absolute capacity for on-demand tables,
+backoff bounds, batch limits) are keyword arguments of :meth:`SinkOptions.from_glue_options`.
+Option names are matched case-insensitively (Glue scripts in the wild write
+``dynamodb.output.numparalleltasks``); an unknown name is an error, not a silent no-op.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from ddbmigrate.accounts import Account
+from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
+from ddbmigrate.errors import ConfigError
+from ddbmigrate.s3uri import parse_s3_uri
+
+__all__ = [
+    "GLUE_DEFAULT_RETRIES",
+    "GLUE_SESSION_NAME",
+    "GLUE_SINK_OPTIONS",
+    "MAX_BATCH_BYTES",
+    "MAX_BATCH_ITEMS",
+    "SinkOptions",
+    "split_table_arn",
+]
+
+MAX_BATCH_ITEMS = 25
+"""BatchWriteItem's limit on requests per call."""
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+"""BatchWriteItem's limit on a call's total size."""
+GLUE_DEFAULT_RETRIES = 10
+GLUE_SESSION_NAME = "glue-dynamodb-write-sts-session"
+
+GLUE_SINK_OPTIONS: Mapping[str, str] = {
+    "dynamodb.output.tablename": "dynamodb.output.tableName",
+    "dynamodb.throughput.write.percent": "dynamodb.throughput.write.percent",
+    "dynamodb.output.numparalleltasks": "dynamodb.output.numParallelTasks",
+    "dynamodb.output.retry": "dynamodb.output.retry",
+    "dynamodb.sts.rolearn": "dynamodb.sts.roleArn",
+    "dynamodb.sts.rolesessionname": "dynamodb.sts.roleSessionName",
+    "dynamodb.region": "dynamodb.region",
+    "dynamodb.sts.region": "dynamodb.sts.region",
+}
+"""Lower-cased name → Glue's spelling, for every Glue option the sink understands."""
+
+
+def split_table_arn(table: str) -> tuple[str, str | None]:
+    """``arn:aws:dynamodb:<region>:<account>:table/<name>`` → (name, region); a name → (name, None)."""
+    if not table.startswith("arn:"):
+        return table, None
+    parts = table.split(":", 5)
+    if len(parts) != 6 or parts[2] != "dynamodb" or not parts[5].startswith("table/") or len(parts[5]) <= 6:
+        raise ConfigError(
+            f"dynamodb.output.tableName: {table!r} is not a DynamoDB table ARN "
+            "(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)"
+        )
+    return parts[5][len("table/"):].split("/", 1)[0], parts[3] or None
+
+
+@dataclass(frozen=True)
+class SinkOptions:
+    """How to write one target table. Frozen and picklable: Spark ships it to every task.
+
+    * ``table`` — name or ARN (an ARN's region is used when ``target`` has none; requests name the
+      table as given, so an ARN reaches another account's table through its resource policy).
+    * ``write_percent`` — share of the table's WCU for the whole job (0.1–1.5, Glue's rule).
+    * ``capacity_override`` — absolute WCU to budget against instead of the table's (useful for
+      on-demand tables, which otherwise count as 40,000 like Glue does, or as their max write units).
+    * ``parallel_tasks`` — tasks writing at once; the per-task budget is
+      floor(capacity × percent) / tasks. ``None``: min(partitions, slots), as Glue.
+    * ``max_retries`` — attempts *without progress* before giving up (Glue's
+      ``dynamodb.output.retry``); a partly accepted batch is progress and resets the count.
+    * ``base_backoff`` / ``max_backoff`` — seconds; retry *n* waits random(0, min(max, base × 2ⁿ)).
+    * ``dead_letter`` — local folder or ``s3://bucket/prefix/`` (target account) for items that can
+      never be written. ``None``: such an item fails the write with :class:`SinkError` instead.
+    * ``max_batch_items`` / ``max_batch_bytes`` — at most DynamoDB's 25 requests / 16 MB per call.
+    """
+
+    table: str
+    target: Account = field(default_factory=lambda: Account(label="target"))
+    write_percent: float = DEFAULT_WRITE_PERCENT
+    capacity_override: int | None = None
+    parallel_tasks: int | None = None
+    max_retries: int = GLUE_DEFAULT_RETRIES
+    base_backoff: float = 0.05
+    max_backoff: float = 20.0
+    dead_letter: str | None = None
+    max_batch_items: int = MAX_BATCH_ITEMS
+    max_batch_bytes: int = MAX_BATCH_BYTES
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.table, str) or not self.table:
+            raise ConfigError("dynamodb.output.tableName: the target table's name or ARN is required")
+        _, region = split_table_arn(self.table)
+        if region and not self.target.region:
+            object.__setattr__(self, "target", replace(self.target, region=region))
+        object.__setattr__(self, "write_percent", validate_percent(self.write_percent))
+        _positive_int(self.capacity_override, "capacity override (absolute WCU)", allow_none=True)
+        _positive_int(self.parallel_tasks, "dynamodb.output.numParallelTasks", allow_none=True)
+        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
+            raise ConfigError(f"dynamodb.output.retry: expected a whole number ≥ 0, got {self.max_retries!r}")
+        for name in ("base_backoff", "max_backoff"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name}: expected a positive number of seconds, got {value!r}")
+        if self.max_backoff < self.base_backoff:
+            raise ConfigError(f"max_backoff ({self.max_backoff}) must be at least base_backoff ({self.base_backoff})")
+        _positive_int(self.max_batch_items, "max_batch_items")
+        if self.max_batch_items > MAX_BATCH_ITEMS:
+            raise ConfigError(f"max_batch_items: BatchWriteItem takes at most {MAX_BATCH_ITEMS} requests, got {self.max_batch_items}")
+        _positive_int(self.max_batch_bytes, "max_batch_bytes")
+        if self.max_batch_bytes > MAX_BATCH_BYTES:
+            raise ConfigError(f"max_batch_bytes: BatchWriteItem takes at most {MAX_BATCH_BYTES} bytes, got {self.max_batch_bytes}")
+        if self.dead_letter is not None:
+            if not isinstance(self.dead_letter, str) or not self.dead_letter:
+                raise ConfigError("dead-letter location: expected a local folder or s3://bucket/prefix/")
+            if self.dead_letter.startswith("s3://"):
+                parse_s3_uri(self.dead_letter, what="dead-letter location")
+
+    @property
+    def table_name(self) -> str:
+        """The table's name (from an ARN, the part after ``table/``)."""
+        return split_table_arn(self.table)[0]
+
+    @classmethod
+    def from_glue_options(
+        cls,
+        options: Mapping[str, Any],
+        *,
+        target: Account | None = None,
+        **extra: Any,
+    ) -> SinkOptions:
+        """Build from Glue's connection options (strings, as Glue passes them).
+
+        ``target`` is the account to start from (profile, endpoint, external id); the role, session
+        name and region in ``options`` override it. ``extra`` sets the fields Glue has no option for
+        (``dead_letter``, ``capacity_override``, ``base_backoff``…).
+
+        >>> SinkOptions.from_glue_options({"dynamodb.output.tableName": "orders",
+        ...     "dynamodb.throughput.write.percent": "0.8"}, dead_letter="/tmp/dl").write_percent
+        0.8
+        """
+        given: dict[str, Any] = {}
+        for name, value in options.items():
+            canonical = GLUE_SINK_OPTIONS.get(str(name).lower())
+            if canonical is None:
+                raise ConfigError(
+                    f"unknown DynamoDB sink option {name!r}; supported: {', '.join(GLUE_SINK_OPTIONS.values())}"
+                )
+            given[canonical] = value
+        allowed = {f.name for f in fields(cls)} - {"table", "target"}
+        unknown = set(extra) - allowed
+        if unknown:
+            raise ConfigError(f"unknown sink setting(s) {', '.join(sorted(unknown))}; expected some of {', '.join(sorted(allowed))}")
+        table = _text(given.get("dynamodb.output.tableName"))
+        if table is None:
+            raise ConfigError("dynamodb.output.tableName is required (the target table's name or ARN)")
+        account = target or Account(label="target")
+        role = _text(given.get("dynamodb.sts.roleArn"))
+        session_name = _text(given.get("dynamodb.sts.roleSessionName"))
+        region = _text(given.get("dynamodb.region")) or _text(given.get("dynamodb.sts.region"))
+        changes: dict[str, Any] = {}
+        if role:
+            changes["role_arn"] = role
+            changes["session_name"] = session_name or GLUE_SESSION_NAME
+        elif session_name:
+            changes["session_name"] = session_name
+        if region:
+            changes["region"] = region
+        kwargs: dict[str, Any] = dict(extra)
+        percent = _text(given.get("dynamodb.throughput.write.percent"))
+        if percent is not None:
+            kwargs["write_percent"] = validate_percent(percent)
+        tasks = _integer(given.get("dynamodb.output.numParallelTasks"), "dynamodb.output.numParallelTasks")
+        if tasks is not None:
+            kwargs["parallel_tasks"] = tasks
+        retries = _integer(given.get("dynamodb.output.retry"), "dynamodb.output.retry")
+        if retries is not None:
+            kwargs["max_retries"] = retries
+        return cls(table=table, target=replace(account, **changes) if changes else account, **kwargs)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _integer(value: Any, option: str) -> int | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{option}: expected a whole number, got {text!r}") from None
+
+
+def _positive_int(value: Any, option: str, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{option}: expected a whole number ≥ 1, got {value!r}")

@@ -1,0 +1,175 @@
+"""``write_partitions``: one :class:`TableWriter` per Spark partition, counters through an accumulator.
+
+On the driver: describe the target table once (key schema, capacity), settle the number of
+parallel tasks — ``dynamodb.output.numParallelTasks``, else Glue's min(partitions, slots) with
+slots = ``spark.default.parallelism`` — and fit the input to it:
+
+* more partitions than tasks → ``coalesce`` (no shuffle; each partition's order is kept);
+* fewer → ``partitionBy`` a stable hash of the primary key, so every write of one key lands in
+  the same task, in its original relative order (later writes still win).
+
+Each task then writes at ``floor(capacity × percent) / tasks`` WCU per second with its own token
+bucket, client and dead-letter file ``<run>-part-<n>-attempt-<a>.jsonl``. The writers' counters
+come back through one accumulator (:class:`SinkStatsParam`) updated inside an *action*
+(``foreachPartition``), for which Spark applies each task's update exactly once — a retried task
+attempt does not double-count. A task that gives up raises :class:`SinkError`; Spark may retry
+the task (writes are idempotent) and otherwise fails the job, and the driver re-raises the
+executor's error as the same ddbmigrate exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.accumulators import AccumulatorParam
+
+from ddbmigrate import errors
+from ddbmigrate.capacity import default_parallel_tasks, task_budget
+from ddbmigrate.deadletter import DeadLetterWriter
+from ddbmigrate.errors import DdbMigrateError, SinkError
+from ddbmigrate.sink.options import SinkOptions
+from ddbmigrate.sink.retry import RetryPolicy
+from ddbmigrate.sink.stats import SinkStats
+from ddbmigrate.sink.writer import TableInfo, TableWriter, describe_table, sink_client
+from ddbmigrate.values import key_of
+
+__all__ = ["SinkStatsParam", "TaskPlan", "write_partitions"]
+
+log = logging.getLogger(__name__)
+
+
+class SinkStatsParam(AccumulatorParam):  # type: ignore[misc]  # pyspark ships no type hints
+    """Accumulate :class:`SinkStats` (field by field)."""
+
+    def zero(self, value: SinkStats) -> SinkStats:
+        return SinkStats()
+
+    def addInPlace(self, value1: SinkStats, value2: SinkStats) -> SinkStats:  # Spark's name
+        return value1.merge(value2)
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """What every task needs, computed once on the driver (picklable)."""
+
+    options: SinkOptions
+    table: TableInfo
+    rate: float
+    run_id: str
+
+    def write(self, rows: Iterable[Any], *, partition: int = 0, attempt: int = 0) -> SinkStats:
+        """Write one partition's ``(origin, item)`` rows; return the writer's counters."""
+        options = self.options
+        dead_letters = None
+        if options.dead_letter:
+            s3 = options.target.client("s3") if options.dead_letter.startswith("s3://") else None
+            name = f"{self.run_id}-part-{partition:05d}-attempt-{attempt}"
+            dead_letters = DeadLetterWriter(options.dead_letter, name, s3_client=s3)
+        writer = TableWriter(
+            sink_client(options.target),
+            self.table,
+            rate=self.rate,
+            dead_letters=dead_letters,
+            policy=RetryPolicy(options.max_retries, options.base_backoff, options.max_backoff),
+            max_batch_items=options.max_batch_items,
+            max_batch_bytes=options.max_batch_bytes,
+        )
+        with writer:
+            for number, row in enumerate(rows):
+                if isinstance(row, tuple) and len(row) == 2 and isinstance(row[0], str):
+                    origin, item = row
+                else:  # not an (origin, item) pair: still never dropped, named by position
+                    origin, item = f"partition {partition} row {number}", row
+                writer.put(item, origin=origin)
+        return writer.stats
+
+
+def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = None, run_id: str | None = None) -> SinkStats:
+    """Write an RDD of ``(origin, item)`` pairs (wire items) to ``options.table``; return the totals.
+
+    ``slots`` overrides the task slots used for Glue's default parallelism (default
+    ``spark.default.parallelism``). Raises :class:`SinkError` when a task gives up or the counts do
+    not reconcile; dead letters do not raise — check ``stats.dead_lettered``.
+    """
+    sc = rows.context
+    info = describe_table(options.target.client("dynamodb"), options.table, capacity_override=options.capacity_override)
+    partitions = rows.getNumPartitions()
+    tasks = options.parallel_tasks or default_parallel_tasks(partitions, slots or sc.defaultParallelism)
+    fitted = _fit(rows, partitions, tasks, info)
+    plan = TaskPlan(options, info, task_budget(info.write_capacity, options.write_percent, tasks), run_id or _run_id())
+    log.info(
+        "writing %s: capacity %d WCU × %.2f over %d task(s) = %.1f WCU/s per task",
+        options.table, info.write_capacity, options.write_percent, tasks, plan.rate,
+    )
+    accumulator = sc.accumulator(SinkStats(), SinkStatsParam())
+
+    def run(iterator: Iterator[Any]) -> None:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        partition = context.partitionId() if context else 0
+        attempt = context.attemptNumber() if context else 0
+        accumulator.add(plan.write(iterator, partition=partition, attempt=attempt))
+
+    try:
+        fitted.foreachPartition(run)
+    except Exception as exc:
+        raise _from_executor(exc) from None
+    stats: SinkStats = accumulator.value
+    if not stats.reconciles:
+        raise SinkError(
+            f"{options.table}: counts do not reconcile — received {stats.received}, written {stats.written}, "
+            f"dead-lettered {stats.dead_lettered}"
+        )
+    log.info("%s: %s", options.table, stats.summary())
+    return stats
+
+
+def _fit(rows: Any, partitions: int, tasks: int, info: TableInfo) -> Any:
+    if partitions == 0 or partitions == tasks:
+        return rows
+    if partitions > tasks:
+        return rows.coalesce(tasks)
+    schema = info.key_schema
+    return rows.keyBy(lambda row: _key_hash(row, schema)).partitionBy(tasks, _identity).values()
+
+
+def _key_hash(row: Any, schema: Any) -> int:
+    """A hash of the row's primary key that is the same in every Python worker (no salted hash())."""
+    item = row[1] if isinstance(row, tuple) and len(row) == 2 else row
+    try:
+        return zlib.crc32(repr(key_of(item, schema)).encode("utf-8"))
+    except Exception:  # an invalid key: any partition will do, the writer dead-letters it
+        return 0
+
+
+def _identity(value: int) -> int:
+    return value
+
+
+def _run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+
+
+_EXECUTOR_ERROR = re.compile(r"ddbmigrate\.errors\.(\w+): (.+)")
+
+
+def _from_executor(exc: Exception) -> Exception:
+    """The ddbmigrate error an executor raised, as the same class on the driver (or ``exc``)."""
+    if isinstance(exc, DdbMigrateError):
+        return exc
+    matches = _EXECUTOR_ERROR.findall(str(exc))
+    if not matches:
+        return exc
+    name, message = matches[-1]
+    cls = getattr(errors, name, None)
+    if isinstance(cls, type) and issubclass(cls, DdbMigrateError):
+        return cls(message.strip())
+    return SinkError(message.strip())

@@ -1,0 +1,460 @@
+"""``TableWriter``: rate-limited, retrying, never-dropping BatchWriteItem for one task.
+
+What it does with each ``put``/``delete``, in order:
+
+1. **Validate** what DynamoDB can never accept, before spending capacity: key attributes missing,
+   of the wrong type, empty or too long; items over 400 KB. Such a request becomes a dead letter
+   with a reason naming the attribute (never its value).
+2. **Batch**: at most ``max_batch_items`` (25) requests, ``max_batch_bytes`` (16 MB), and — so that
+   a batch never runs ahead of the rate — at most one token-bucket's worth of WCU (one item is
+   always allowed). A key never appears twice in one batch: when a key repeats, the pending batch
+   is written first, so the later write lands later and wins, preserving the input's order.
+3. **Acquire** the batch's estimated WCU from the task's :class:`~ddbmigrate.ratelimit.TokenBucket`
+   (one WCU per started KB of each item, as DynamoDB charges; a delete is estimated at 1), send
+   with ``ReturnConsumedCapacity="INDEXES"`` and **settle** with what DynamoDB reports for the
+   *table* (index writes draw on the indexes' own capacity, not on the table's budget).
+4. **Retry** until every request is written or dead-lettered: ``UnprocessedItems`` are re-sent;
+   throttling (units given back), 5xx and dropped connections (units kept: they may have been
+   written) re-send the batch. Each retry waits a full-jitter exponential backoff. Progress (any
+   request accepted) resets the count; after ``max_retries`` attempts in a row *without progress*
+   the writer gives up. A ``ValidationException`` is narrowed by splitting the batch in halves
+   until the offending request is alone; it is then dead-lettered with DynamoDB's message.
+5. **Give up loudly.** When retries are exhausted or an error cannot be retried (no table, access
+   denied), every request still in hand is dead-lettered with reason ``unwritten: …`` — so that
+   ``received = written + dead_lettered`` still holds and the letters show what was in flight —
+   then :class:`~ddbmigrate.errors.SinkError` is raised and the writer refuses further work.
+   The job fails; re-running it is the recovery (writes are idempotent), replaying the
+   ``unwritten`` letters alone is not enough because the rest of the input was never read.
+
+Why botocore's own retries are off for this client (:func:`sink_client`): botocore would retry
+throttles and 5xx invisibly, before our token bucket and counters see them — doubling the
+backoff, hiding throttles from the stats, and re-sending without giving units back. With retries
+at one attempt, this module is the only place a request is repeated, and its counters are the
+truth.
+
+Idempotency: puts replace whole items and deletes of absent keys are no-ops, so a request
+re-sent after a dropped connection (which may have been applied) does no harm.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as _random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ddbmigrate.accounts import Account, client_config
+from ddbmigrate.capacity import table_write_capacity
+from ddbmigrate.deadletter import DeadLetterWriter
+from ddbmigrate.errors import ConfigError, InvalidItemError, InvalidKeyError, SinkError
+from ddbmigrate.ratelimit import TokenBucket
+from ddbmigrate.sink.retry import ErrorClass, RetryPolicy, classify, error_code
+from ddbmigrate.sink.stats import SinkStats
+from ddbmigrate.values import (
+    Item,
+    key_attribute_types,
+    key_of,
+    validate_attribute_value,
+    validate_item_size,
+    validate_key,
+    write_capacity_units,
+)
+
+__all__ = ["TableInfo", "TableWriter", "describe_table", "sink_client"]
+
+log = logging.getLogger(__name__)
+
+_NO_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
+
+
+def sink_client(account: Account, *, max_pool_connections: int = 4) -> Any:
+    """A DynamoDB client for the sink: botocore's retries off (see the module docstring)."""
+    return account.client("dynamodb", config=client_config(max_pool_connections=max_pool_connections, retries=dict(_NO_RETRIES)))
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What the writer needs to know about the target table (picklable, from DescribeTable)."""
+
+    table: str
+    key_schema: tuple[Mapping[str, str], ...]
+    attribute_types: Mapping[str, str]
+    write_capacity: int
+
+    @classmethod
+    def from_description(cls, table: str, description: Mapping[str, Any], *, capacity_override: int | None = None) -> TableInfo:
+        desc = description.get("Table", description)
+        schema = tuple({"AttributeName": e["AttributeName"], "KeyType": e["KeyType"]} for e in desc["KeySchema"])
+        types = key_attribute_types(desc.get("AttributeDefinitions", []))
+        keys = {e["AttributeName"] for e in schema}
+        return cls(
+            table=table,
+            key_schema=schema,
+            attribute_types={k: v for k, v in types.items() if k in keys},
+            write_capacity=table_write_capacity(description, capacity_override),
+        )
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(e["AttributeName"] for e in self.key_schema)
+
+
+def describe_table(client: Any, table: str, *, capacity_override: int | None = None) -> TableInfo:
+    """DescribeTable → :class:`TableInfo`; a missing table is a :class:`ConfigError` naming it."""
+    try:
+        description = client.describe_table(TableName=table)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "ResourceNotFoundException":
+            raise ConfigError(f"target table {table!r} does not exist in the target account/region; create it first") from None
+        raise SinkError(f"cannot describe target table {table!r}: {code}") from exc
+    return TableInfo.from_description(table, description, capacity_override=capacity_override)
+
+
+@dataclass(eq=False)
+class _Request:
+    kind: str  # "put" | "delete"
+    body: Item
+    key: tuple[Any, ...]
+    origin: str
+    size: int
+    wcu: int
+    done: bool = False
+
+    def wire(self) -> dict[str, Any]:
+        if self.kind == "put":
+            return {"PutRequest": {"Item": self.body}}
+        return {"DeleteRequest": {"Key": self.body}}
+
+
+class _GiveUp(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class _Batch:
+    requests: list[_Request] = field(default_factory=list)
+    keys: set[tuple[Any, ...]] = field(default_factory=set)
+    size: int = 0
+    wcu: int = 0
+
+    def add(self, request: _Request) -> None:
+        self.requests.append(request)
+        self.keys.add(request.key)
+        self.size += request.size
+        self.wcu += request.wcu
+
+
+class TableWriter:
+    """Writes puts and deletes to one table for one task; use as a context manager.
+
+    >>> with TableWriter(client, info, rate=50.0, dead_letters=dl) as writer:   # doctest: +SKIP
+    ...     writer.put(item, origin="s3://bucket/data/x.json.gz line 17")
+    >>> writer.stats.reconciles                                                  # doctest: +SKIP
+    True
+
+    ``rate`` is this task's WCU per second (``None``: no rate limit); ``bucket`` may be passed
+    instead to share one. ``dead_letters`` receives what can never be written; without it such a
+    request raises :class:`SinkError`. ``sleep``, ``clock`` and ``random`` are injected so tests
+    never wait. Not thread-safe: one writer per task.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table: TableInfo,
+        *,
+        rate: float | None = None,
+        bucket: TokenBucket | None = None,
+        dead_letters: DeadLetterWriter | None = None,
+        policy: RetryPolicy | None = None,
+        max_batch_items: int = 25,
+        max_batch_bytes: int = 16 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        if bucket is None and rate is not None:
+            bucket = TokenBucket(rate, clock=clock, sleep=sleep)
+        self._client = client
+        self._info = table
+        self._bucket = bucket
+        self._dead_letters = dead_letters
+        self._policy = policy or RetryPolicy()
+        self._max_items = max_batch_items
+        self._max_bytes = max_batch_bytes
+        self._sleep = sleep
+        self._random = random
+        self._batch = _Batch()
+        self._failed: str | None = None
+        self._closed = False
+        self.stats = SinkStats()
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def table(self) -> TableInfo:
+        return self._info
+
+    def put(self, item: Item, *, origin: str = "") -> None:
+        """Write a whole item (replacing any item with its key)."""
+        self._accept("put", item, origin)
+
+    def delete(self, key: Item, *, origin: str = "") -> None:
+        """Delete the item with this key (extra attributes beyond the key are ignored)."""
+        body = {name: key[name] for name in self._info.key_names if isinstance(key, Mapping) and name in key}
+        self._accept("delete", body if isinstance(key, Mapping) else key, origin)
+
+    def flush(self) -> None:
+        """Write everything pending now (returns when each request is written or dead-lettered)."""
+        self._check_usable()
+        batch, self._batch = self._batch, _Batch()
+        if not batch.requests:
+            return
+        try:
+            self._send_until_done(batch.requests)
+        except _GiveUp as exc:
+            self._fail(batch.requests, exc.reason)
+
+    def close(self) -> None:
+        """Flush, close the dead-letter file, settle the counters. Idempotent."""
+        if self._closed:
+            return
+        try:
+            if self._failed is None:
+                self.flush()
+        finally:
+            self._closed = True
+            if self._bucket is not None:
+                self.stats.waited_seconds = self._bucket.waited_seconds
+            if self._dead_letters is not None:
+                self._dead_letters.close()
+        log.info("%s: %s", self._info.table, self.stats.summary())
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ accepting
+
+    def _accept(self, kind: str, body: Any, origin: str) -> None:
+        self._check_usable()
+        self.stats.received += 1
+        try:
+            request = self._request(kind, body, origin)
+        except InvalidItemError as exc:
+            reason = str(exc).removeprefix("item: ")
+            key = {n: body[n] for n in self._info.key_names if isinstance(body, Mapping) and n in body}
+            self._dead_letter(reason, origin=origin, key=key, item=body if kind == "put" else None, kind=kind)
+            return
+        batch = self._batch
+        if request.key in batch.keys or (
+            batch.requests
+            and (
+                len(batch.requests) >= self._max_items
+                or batch.size + request.size > self._max_bytes
+                or (self._bucket is not None and batch.wcu + request.wcu > self._bucket.capacity)
+            )
+        ):
+            self.flush()
+        self._batch.add(request)
+        if len(self._batch.requests) >= self._max_items:
+            self.flush()
+
+    def _request(self, kind: str, body: Any, origin: str) -> _Request:
+        if not isinstance(body, Mapping):
+            raise InvalidItemError(f"item: expected a mapping of attribute name → typed value, got {type(body).__name__}")
+        validate_key(body, self._info.key_schema, self._info.attribute_types)
+        try:
+            key = key_of(body, self._info.key_schema)
+        except InvalidItemError as exc:
+            names = ", ".join(repr(n) for n in self._info.key_names)
+            raise InvalidKeyError(f"item: key attribute {names}: {str(exc).removeprefix('value: ')}") from None
+        try:
+            size = validate_item_size(body)
+        except InvalidItemError:
+            raise
+        except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as exc:
+            for name, value in body.items():  # name the attribute at fault when we can
+                validate_attribute_value(value, where=f"item: attribute {name!r}")
+            raise InvalidItemError(
+                f"item: an attribute value is not a DynamoDB wire value ({type(exc).__name__}); "
+                "each value must be one type tag (S, N, B, …) with a payload of that type"
+            ) from None
+        wcu = write_capacity_units(size) if kind == "put" else 1
+        return _Request(kind, dict(body), key, origin, size, wcu)
+
+    # ------------------------------------------------------------------ sending
+
+    def _send_until_done(self, requests: list[_Request]) -> None:
+        queue = [r for r in requests if not r.done]
+        stalled = 0
+        attempt = 0
+        first = True
+        while queue:
+            if not first:
+                self.stats.retries += 1
+            first = False
+            estimate = sum(r.wcu for r in queue)
+            if self._bucket is not None:
+                self._bucket.acquire(estimate)
+            self.stats.batches += 1
+            try:
+                response = self._client.batch_write_item(
+                    RequestItems={self._info.table: [r.wire() for r in queue]},
+                    ReturnConsumedCapacity="INDEXES",
+                )
+            except Exception as exc:
+                kind = classify(exc)
+                code = error_code(exc)
+                if kind is ErrorClass.INVALID:
+                    self._settle(estimate, 0.0)
+                    self._narrow(queue, exc)
+                    return
+                if kind is ErrorClass.FATAL:
+                    raise _GiveUp(f"{code} (cannot be retried)") from exc
+                if kind is ErrorClass.THROTTLED:
+                    self.stats.throttles += 1
+                    self._settle(estimate, 0.0)
+                elif kind is ErrorClass.SERVER:
+                    self.stats.server_errors += 1
+                else:
+                    self.stats.connection_errors += 1
+                stalled += 1
+                log.debug("%s: %s on a batch of %d; retry %d", self._info.table, code, len(queue), stalled)
+                if self._policy.exhausted(stalled):
+                    raise _GiveUp(f"retries exhausted ({self._policy.max_retries} without progress; last error {code})") from exc
+                self._backoff(attempt)
+                attempt += 1
+                continue
+            queue, progressed = self._absorb(queue, estimate, response)
+            if not queue:
+                return
+            stalled = 0 if progressed else stalled + 1
+            if self._policy.exhausted(stalled):
+                raise _GiveUp(
+                    f"retries exhausted ({self._policy.max_retries} without progress; last error UnprocessedItems)"
+                )
+            self._backoff(attempt)
+            attempt += 1
+
+    def _absorb(self, queue: list[_Request], estimate: float, response: Mapping[str, Any]) -> tuple[list[_Request], bool]:
+        """Count a successful call; return (requests still unprocessed, whether any was written)."""
+        left_raw = (response.get("UnprocessedItems") or {}).get(self._info.table, [])
+        left = self._match_unprocessed(queue, left_raw)
+        written = [r for r in queue if r not in left]
+        reported = _table_units(response.get("ConsumedCapacity"))
+        consumed = reported if reported is not None else float(sum(r.wcu for r in written))
+        self._settle(estimate, consumed)
+        self.stats.consumed_wcu += consumed
+        for r in written:
+            r.done = True
+        self.stats.written += len(written)
+        if left:
+            self.stats.unprocessed += len(left)
+        return left, bool(written)
+
+    def _match_unprocessed(self, queue: list[_Request], raw: Sequence[Mapping[str, Any]]) -> list[_Request]:
+        if not raw:
+            return []
+        by_key = {r.key: r for r in queue}
+        left: list[_Request] = []
+        for entry in raw:
+            body = (entry.get("PutRequest") or {}).get("Item") or (entry.get("DeleteRequest") or {}).get("Key")
+            request = by_key.get(key_of(body, self._info.key_schema)) if isinstance(body, Mapping) else None
+            if request is None:
+                raise SinkError(f"{self._info.table}: DynamoDB returned an unprocessed request this writer did not send")
+            left.append(request)
+        return left
+
+    def _narrow(self, queue: list[_Request], exc: BaseException) -> None:
+        """DynamoDB rejected the batch: split until the rejected request is alone, dead-letter it."""
+        if len(queue) == 1:
+            request = queue[0]
+            reason = f"rejected by DynamoDB ({error_code(exc)}): {_message(exc)}"
+            self._dead_letter(reason, origin=request.origin, key=_key_attrs(request, self._info), item=request.body if request.kind == "put" else None, kind=request.kind)
+            request.done = True
+            return
+        self.stats.splits += 1
+        half = len(queue) // 2
+        self._send_until_done(queue[:half])
+        self._send_until_done(queue[half:])
+
+    def _settle(self, estimate: float, consumed: float) -> None:
+        if self._bucket is not None:
+            self._bucket.settle(estimate, consumed)
+
+    def _backoff(self, attempt: int) -> None:
+        delay = self._policy.delay(attempt, self._random)
+        if delay > 0:
+            self.stats.backoff_seconds += delay
+            self._sleep(delay)
+
+    # ------------------------------------------------------------------ failure
+
+    def _dead_letter(self, reason: str, *, origin: str, key: Mapping[str, Any] | None, item: Any, kind: str) -> None:
+        if self._dead_letters is None:
+            self._failed = reason
+            raise SinkError(
+                f"{self._info.table}: {origin or 'an item'} cannot be written: {reason}. "
+                "Set a dead-letter location to collect such items instead of failing."
+            )
+        self._dead_letters.write(reason, origin=origin, key=key, item=item, operation=kind)
+        self.stats.dead_lettered += 1
+        log.warning("%s: dead-lettered %s: %s", self._info.table, origin or "an item", reason.split(":", 1)[0])
+
+    def _fail(self, requests: list[_Request], reason: str) -> None:
+        unwritten = [r for r in requests if not r.done]
+        where = "no dead-letter location configured"
+        if self._dead_letters is not None:
+            for r in unwritten:
+                self._dead_letters.write(
+                    f"unwritten: {reason}", origin=r.origin, key=_key_attrs(r, self._info),
+                    item=r.body if r.kind == "put" else None, operation=r.kind,
+                )
+                r.done = True
+                self.stats.dead_lettered += 1
+            where = f"dead-lettered to {self._dead_letters.uri} as 'unwritten'"
+        self._failed = reason
+        raise SinkError(
+            f"{self._info.table}: gave up — {reason}; {len(unwritten)} request(s) in hand {where}. "
+            f"Written so far: {self.stats.written} of {self.stats.received}. Nothing was skipped silently: "
+            "fix the cause and re-run (writes are idempotent)."
+        )
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise SinkError(f"{self._info.table}: this writer already failed ({self._failed}); start a new one")
+        if self._closed:
+            raise SinkError(f"{self._info.table}: this writer is closed")
+
+
+def _key_attrs(request: _Request, info: TableInfo) -> dict[str, Any]:
+    return {n: request.body[n] for n in info.key_names if n in request.body}
+
+
+def _table_units(consumed: Any) -> float | None:
+    """Table WCU from ``ConsumedCapacity`` (INDEXES: the ``Table`` part; TOTAL: the total)."""
+    if not consumed:
+        return None
+    total = 0.0
+    for entry in consumed:
+        table = entry.get("Table") or {}
+        units = table.get("CapacityUnits", entry.get("CapacityUnits"))
+        total += float(units or 0.0)
+    return total
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Message") or "")
+    return str(exc)
+
