@@ -51,7 +51,7 @@ def spell(number: Decimal, style: int) -> str:
     if style == 3:
         plain = format(number, "f")
         return plain + ("00" if "." in plain else ".00")
-    return ("+" if number >= 0 else "") + format(number, "E")
+    return ("" if number.is_signed() else "+") + format(number, "E")
 
 
 numbers = st.builds(spell, decimals(), st.integers(0, 4))
