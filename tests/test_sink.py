@@ -453,3 +453,16 @@ def test_consumed_wcu_stays_within_the_budget_over_5_second_windows(proxy_factor
     assert writer.stats.consumed_wcu == 500.0
     assert writer.stats.consumed_wcu / elapsed >= 0.85 * 50
     _assert_arrived_exactly(target_ddb, table, items)
+
+
+@pytest.mark.integration
+def test_a_table_arn_works_end_to_end_with_unprocessed_items(proxy_factory, target_ddb: Any, table: str) -> None:
+    arn = target_ddb.describe_table(TableName=table)["Table"]["TableArn"]
+    proxy = proxy_factory(unprocessed_rate=0.5, seed=9)
+    options = SinkOptions(arn, target=Account(profile="target", endpoint_url=proxy.endpoint), capacity_override=10_000)
+    items = list(sample_items(50))
+    with open_writer(options) as writer:
+        for item in items:
+            writer.put(item)
+    _assert_arrived_exactly(target_ddb, table, items)
+    assert proxy.stats.unprocessed_requests > 0 and writer.stats.written == 50

@@ -348,7 +348,9 @@ class TableWriter:
 
     def _absorb(self, queue: list[_Request], estimate: float, response: Mapping[str, Any]) -> tuple[list[_Request], bool]:
         """Count a successful call; return (requests still unprocessed, whether any was written)."""
-        left_raw = (response.get("UnprocessedItems") or {}).get(self._info.table, [])
+        # One table per call, but the answer may name it differently from the request (an ARN
+        # asked, a name answered): take every unprocessed entry, whatever its table key.
+        left_raw = [e for entries in (response.get("UnprocessedItems") or {}).values() for e in entries]
         left = self._match_unprocessed(queue, left_raw)
         written = [r for r in queue if r not in left]
         reported = _table_units(response.get("ConsumedCapacity"))
