@@ -466,3 +466,15 @@ def test_a_table_arn_works_end_to_end_with_unprocessed_items(proxy_factory, targ
             writer.put(item)
     _assert_arrived_exactly(target_ddb, table, items)
     assert proxy.stats.unprocessed_requests > 0 and writer.stats.written == 50
+
+
+@pytest.mark.integration
+def test_dynamodbs_own_message_stays_out_of_errors_and_logs(target: Any, target_ddb: Any, table: str, caplog: pytest.LogCaptureFixture) -> None:
+    # DynamoDB's messages may quote input; only its error code leaves the dead-letter file.
+    writer = TableWriter(sink_client(target), describe_table(target_ddb, table))
+    writer.put(dict(sample_item(0), secret={"SS": []}), origin="line 1")
+    with pytest.raises(SinkError) as caught:
+        writer.flush()
+    assert str(caught.value).endswith("line 1 cannot be written: rejected by DynamoDB (ValidationException). "
+                                      "Set a dead-letter location to collect such items instead of failing.")
+    assert "may not be empty" not in str(caught.value) and "may not be empty" not in caplog.text

@@ -381,8 +381,11 @@ class TableWriter:
         """DynamoDB rejected the batch: split until the rejected request is alone, dead-letter it."""
         if len(queue) == 1:
             request = queue[0]
-            reason = f"rejected by DynamoDB ({error_code(exc)}): {_message(exc)}"
-            self._dead_letter(reason, origin=request.origin, key=_key_attrs(request, self._info), item=request.body if request.kind == "put" else None, kind=request.kind)
+            public = f"rejected by DynamoDB ({error_code(exc)})"
+            self._dead_letter(
+                f"{public}: {_message(exc)}", origin=request.origin, key=_key_attrs(request, self._info),
+                item=request.body if request.kind == "put" else None, kind=request.kind, public=public,
+            )
             request.done = True
             return
         self.stats.splits += 1
@@ -402,16 +405,24 @@ class TableWriter:
 
     # ------------------------------------------------------------------ failure
 
-    def _dead_letter(self, reason: str, *, origin: str, key: Mapping[str, Any] | None, item: Any, kind: str) -> None:
+    def _dead_letter(
+        self, reason: str, *, origin: str, key: Mapping[str, Any] | None, item: Any, kind: str, public: str | None = None
+    ) -> None:
+        """Record a dead letter. ``reason`` goes to the file only; logs and errors get ``public``.
+
+        Our own reasons name attributes, never values, and are public as they are; DynamoDB's
+        messages are not ours to vouch for, so for those only the error code is shown.
+        """
+        shown = public or reason
         if self._dead_letters is None:
-            self._failed = reason
+            self._failed = shown
             raise SinkError(
-                f"{self._info.table}: {origin or 'an item'} cannot be written: {reason}. "
+                f"{self._info.table}: {origin or 'an item'} cannot be written: {shown}. "
                 "Set a dead-letter location to collect such items instead of failing."
             )
         self._dead_letters.write(reason, origin=origin, key=key, item=item, operation=kind)
         self.stats.dead_lettered += 1
-        log.warning("%s: dead-lettered %s: %s", self._info.table, origin or "an item", reason.split(":", 1)[0])
+        log.warning("%s: dead-lettered %s: %s", self._info.table, origin or "an item", shown)
 
     def _fail(self, requests: list[_Request], reason: str) -> None:
         unwritten = [r for r in requests if not r.done]
