@@ -29,6 +29,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 for _var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
     os.environ.pop(_var, None)
 os.environ.setdefault("DDBMIGRATE_CACHE_DIR", str(REPO / ".cache" / "ddbmigrate"))
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
@@ -103,7 +104,9 @@ def bucket(s3: Any, unique_name: Callable[[str], str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
+def spark(local_stack: Any) -> Iterator[Any]:
+    # The local stack first: Spark's Python workers inherit the environment (AWS_CONFIG_FILE)
+    # that the driver had when Spark started.
     from pyspark.sql import SparkSession
 
     session = (
