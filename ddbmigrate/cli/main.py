@@ -18,7 +18,7 @@ from ddbmigrate.errors import DdbMigrateError
 
 __all__ = ["cli", "main"]
 
-COMMAND_MODULES: tuple[str, ...] = ("local", "export", "crawl", "mapping", "policies", "estimate", "deploy", "start", "verify")
+COMMAND_MODULES: tuple[str, ...] = ("demo", "local", "export", "crawl", "mapping", "policies", "estimate", "deploy", "start", "verify")
 """Modules under ``ddbmigrate.cli`` whose ``command`` joins the tree, in help order."""
 
 
