@@ -1,0 +1,236 @@
+"""The export → import pipeline behind ``jobs/export_import.py`` (and ``ddbmigrate run export-import``).
+
+Stages, and what each guarantees:
+
+1. **Locate.** The export's manifests (driver) give the data files; nothing else under the prefix
+   is read, so other exports sharing the prefix are ignored.
+2. **Read and check** (one Spark task per data file). Each file is downloaded whole, its md5 and
+   item count checked against ``manifest-files.json`` *before any of its items go further*, then
+   each line is parsed and validated (:func:`ddbmigrate.values.item_from_json`) and checked against
+   the mapping's saved schema (:func:`ddbmigrate.schema.conformance_error`). A corrupt or truncated
+   file fails the job with its name; a malformed line or an item that does not fit the schema is
+   dead-lettered with ``<file> line <n>`` and the reason. Valid lines go on as JSON text.
+3. **Map.** Spark parses the valid lines with the mapping's explicit schema (no inference pass) and
+   ``ApplyMapping.apply(..., case_sensitive=True)`` applies the (possibly user-edited) rules; real
+   ``awsglue`` on Glue, :mod:`ddbmigrate.gluelocal` elsewhere.
+4. **Write.** Rows become DynamoDB items again (:func:`ddbmigrate.mapping.row_to_item`) and go through
+   the rate-limited, retrying sink; what can never be written is dead-lettered with its reason.
+
+Counts reconcile: ``read = written + dead-lettered``; the result says so, and the job exits
+non-zero when anything was dead-lettered or the counts do not add up. Re-running is safe: every
+write is a full-item put, so items written by an earlier, failed run are simply overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ddbmigrate.accounts import Account
+from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
+from ddbmigrate.errors import ConfigError, DdbMigrateError
+from ddbmigrate.values import Item
+
+__all__ = ["ORIGIN_COLUMN", "ExportImportOptions", "PipelineResult", "run_export_import"]
+
+ORIGIN_COLUMN = "__ddbmigrate_origin"
+"""Carried through Spark beside ``Item`` so a dead letter can name its file and line."""
+
+
+@dataclass(frozen=True)
+class ExportImportOptions:
+    """Everything the export-import job needs; built from Glue arguments or CLI options."""
+
+    export_uri: str
+    mapping: str
+    target_table: str
+    target: Account
+    bucket_account: Account
+    write_percent: float = DEFAULT_WRITE_PERCENT
+    write_capacity: int | None = None
+    parallel_tasks: int | None = None
+    dead_letter: str | None = None
+    max_retries: int = 10
+    verify_checksums: bool = True
+
+    def __post_init__(self) -> None:
+        validate_percent(self.write_percent, option="--write_percent")
+        if self.parallel_tasks is not None and self.parallel_tasks < 1:
+            raise ConfigError(f"--parallel_tasks must be at least 1, got {self.parallel_tasks}")
+        if self.write_capacity is not None and self.write_capacity < 1:
+            raise ConfigError(f"--write_capacity must be a positive number of WCU, got {self.write_capacity}")
+
+    @classmethod
+    def from_job_args(cls, args: dict[str, Any]) -> ExportImportOptions:
+        """Build from ``getResolvedOptions`` output (Glue argument names, all strings)."""
+
+        def opt(name: str) -> str | None:
+            value = args.get(name)
+            return None if value in (None, "", "None") else str(value)
+
+        def required(name: str) -> str:
+            value = opt(name)
+            if value is None:
+                raise ConfigError(f"--{name} is required")
+            return value
+
+        def integer(name: str) -> int | None:
+            value = opt(name)
+            if value is None:
+                return None
+            try:
+                return int(value)
+            except ValueError:
+                raise ConfigError(f"--{name}: expected a whole number, got {value!r}") from None
+
+        target = Account(
+            profile=opt("target_profile"),
+            region=opt("target_region"),
+            endpoint_url=opt("target_endpoint_url"),
+            role_arn=opt("target_role_arn"),
+            external_id=opt("target_external_id"),
+            label="target",
+        )
+        bucket_account = Account(profile=opt("target_profile"), region=opt("target_region"), label="export bucket")
+        return cls(
+            export_uri=required("export_uri"),
+            mapping=required("mapping"),
+            target_table=required("target_table"),
+            target=target,
+            bucket_account=bucket_account,
+            write_percent=validate_percent(opt("write_percent") or DEFAULT_WRITE_PERCENT, option="--write_percent"),
+            write_capacity=integer("write_capacity"),
+            parallel_tasks=integer("parallel_tasks"),
+            dead_letter=opt("dead_letter"),
+            max_retries=integer("max_retries") or 10,
+        )
+
+
+@dataclass
+class PipelineResult:
+    """What the job prints at the end; ``ok`` decides its exit code."""
+
+    read: int = 0
+    written: int = 0
+    dead_lettered: int = 0
+    consumed_wcu: float = 0.0
+    elapsed_seconds: float = 0.0
+    retries: int = 0
+    throttles: int = 0
+    dead_letter_location: str | None = None
+    stages: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.written + self.dead_lettered
+
+    @property
+    def ok(self) -> bool:
+        return self.reconciles and self.dead_lettered == 0
+
+    def summary_lines(self) -> list[str]:
+        lines = [
+            f"read={self.read} written={self.written} dead_lettered={self.dead_lettered} "
+            f"consumed_wcu={self.consumed_wcu:.1f} elapsed={self.elapsed_seconds:.1f}s",
+            f"reconciles: read {self.read} = written {self.written} + dead-lettered {self.dead_lettered}: "
+            + ("yes" if self.reconciles else "NO"),
+        ]
+        if self.dead_lettered:
+            lines.append(f"dead letters: {self.dead_letter_location} (fix the items and replay them; see docs/sink.md)")
+        return lines
+
+
+def _read_data_file(
+    task: tuple[str, dict[str, Any], str, dict[str, Any]],
+) -> Iterator[tuple[str, str | None, str | None]]:
+    """Executor side of stage 2: yield ``(origin, json_line | None, dead_letter_reason | None)``."""
+    from ddbmigrate.export import open_export
+    from ddbmigrate.schema import conformance_error
+    from ddbmigrate.values import item_from_json
+
+    export_uri, account_fields, data_key, schema = task
+    account = Account(**account_fields)
+    export = open_export(export_uri, account.client("s3"))
+    data_file = next(f for f in export.data_files if f.key == data_key)
+    for line_no, line in export.iter_lines(data_file, verify=True):
+        origin = f"{data_file.uri} line {line_no}"
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or set(obj) != {"Item"}:
+                raise ValueError('a line must be one JSON object {"Item": {...}}')
+            item = item_from_json(obj["Item"], where=origin)
+        except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
+            message = str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
+            yield origin, None, message
+            continue
+        problem = conformance_error(item, schema)
+        if problem:
+            yield origin, None, problem
+            continue
+        yield origin, '{"' + ORIGIN_COLUMN + '":' + json.dumps(origin) + "," + line.strip()[1:], None
+
+
+def _to_item(row: Any, mapping: Any) -> tuple[str, Item | None, str | None]:
+    """Stage 4's conversion: ``(origin, item | None, dead-letter reason | None)``."""
+    from ddbmigrate.mapping import row_to_item
+
+    values = row.asDict(recursive=True)
+    origin = values.pop(ORIGIN_COLUMN, None) or "unknown origin"
+    try:
+        return origin, row_to_item(values, mapping), None
+    except DdbMigrateError as exc:
+        return origin, None, f"cannot convert the mapped row: {exc}"
+
+
+def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context: Any = None) -> PipelineResult:
+    """Run the pipeline; return the reconciled counts (the caller decides the exit code)."""
+    from pyspark.sql import types as T
+
+    from ddbmigrate.deadletter import DeadLetterWriter
+    from ddbmigrate.export import open_export
+    from ddbmigrate.mapping import load_mapping
+    from ddbmigrate.mapping.spark import apply_mapping, spark_schema
+    from ddbmigrate.sink import SinkOptions, write_partitions
+
+    started = time.monotonic()
+    s3 = options.bucket_account.client("s3")
+    export = open_export(options.export_uri, s3)
+    mapping = load_mapping(options.mapping)
+    schema = dict(mapping.schema)
+    account_fields = {f: getattr(options.bucket_account, f) for f in ("profile", "region", "endpoint_url", "role_arn", "external_id")}
+    tasks = [(export.folder_uri, account_fields, f.key, schema) for f in export.data_files]
+    parsed = spark.sparkContext.parallelize(tasks, max(1, len(tasks))).flatMap(_read_data_file).cache()
+    read = parsed.count()
+    rejected = parsed.filter(lambda r: r[1] is None).map(lambda r: (r[0], r[2])).collect()
+
+    read_schema = T.StructType([T.StructField(ORIGIN_COLUMN, T.StringType()), *spark_schema(schema).fields])
+    frame = spark.read.schema(read_schema).option("mode", "FAILFAST").json(parsed.filter(lambda r: r[1] is not None).map(lambda r: r[1]))
+    rules = [*[tuple(m) for m in mapping.mappings], (ORIGIN_COLUMN, "string", ORIGIN_COLUMN, "string")]
+    mapped = apply_mapping(frame, rules, case_sensitive=True)
+    converted = mapped.rdd.map(lambda row: _to_item(row, mapping)).cache()
+    rejected += converted.filter(lambda r: r[1] is None).map(lambda r: (r[0], r[2])).collect()
+
+    location = options.dead_letter
+    if rejected:
+        if location is None:
+            raise ConfigError(f"{len(rejected)} item(s) cannot be imported (first: {rejected[0][0]}: {rejected[0][1]}); "
+                              "pass --dead_letter LOCATION to record them and import the rest")
+        with DeadLetterWriter(location, "read-stage", s3_client=s3 if location.startswith("s3://") else None) as letters:
+            for origin, reason in rejected:
+                letters.write(reason, origin=origin, key=None, item=None)
+    sink = SinkOptions(
+        table=options.target_table, target=options.target, write_percent=options.write_percent,
+        capacity_override=options.write_capacity, parallel_tasks=options.parallel_tasks,
+        max_retries=options.max_retries, dead_letter=location,
+    )
+    stats = write_partitions(converted.filter(lambda r: r[1] is not None).map(lambda r: (r[0], r[1])), sink)
+    parsed.unpersist()
+    converted.unpersist()
+    return PipelineResult(
+        read=read, written=stats.written, dead_lettered=stats.dead_lettered + len(rejected),
+        consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,
+        retries=stats.retries, throttles=stats.throttles, dead_letter_location=location,
+    )
