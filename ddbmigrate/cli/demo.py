@@ -3,8 +3,9 @@
 Starts the two-account local stack, seeds a sample table with every DynamoDB type in the
 **source** account, exports it (DynamoDB Local has no export API, so the library emulates the
 native export byte for byte) into a bucket the **target** account owns, checks the export
-against its manifests, crawls it and generates the mapping file — then prints a summary table.
-The import job (export → target table) is the next step to land; the demo says so.
+against its manifests, crawls it and generates the mapping file.
+It then imports the export into the **target** account with the export-import pipeline (the
+same code as ``jobs/export_import.py``) and verifies every item of the target against the source.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def command(items: int, out: Path, state_dir: Path, keep_stack: bool) -> None:
     console = Console(stderr=True)
     started = time.monotonic()
     stack = stack_up(state_dir)
-    os.environ.update(stack.environ())
+    saved = {name: os.environ.get(name) for name in stack.environ()}
+    os.environ.update(stack.environ())  # restored in `finally`: callers (tests) keep their own stack
     try:
         source, target = Account(profile="source", label="source"), Account(profile="target", label="target")
         ddb, s3 = source.client("dynamodb"), target.client("s3")
@@ -71,18 +73,46 @@ def command(items: int, out: Path, state_dir: Path, keep_stack: bool) -> None:
         mapping = build_mapping(schema, source={"export": uri})
         save_mapping(mapping, out / f"{_TABLE}.json")
 
+        from ddbmigrate.bulk import ExportImportOptions, run_export_import
+        from ddbmigrate.gluelocal.runner import local_spark_session
+        from ddbmigrate.verify import VerifyOptions, verify_tables
+
+        target_ddb = target.client("dynamodb")
+        if _TABLE in target_ddb.list_tables()["TableNames"]:
+            target_ddb.delete_table(TableName=_TABLE)
+            target_ddb.get_waiter("table_not_exists").wait(TableName=_TABLE)
+        create_sample_table(target_ddb, _TABLE)
+        spark = local_spark_session("ddbmigrate-demo")
+        try:
+            result = run_export_import(spark, ExportImportOptions(
+                export_uri=uri, mapping=str(out / f"{_TABLE}.json"), target_table=_TABLE,
+                target=target, bucket_account=target, dead_letter=str(out / "dead-letters"),
+            ))
+        finally:
+            spark.stop()
+        report = verify_tables(VerifyOptions(source=source, source_table=_TABLE, target=target, target_table=_TABLE))
+
         table = Table("step", "result", title="ddbmigrate demo (local stack)")
         table.add_row("source table (source account)", f"{_TABLE}: {items} items")
         table.add_row("export (target account's bucket)", uri)
         table.add_row("export check", f"{len(export.data_files)} data files, {export.item_count} items, md5 and counts OK")
         table.add_row("schema", str(out / f"{_TABLE}.schema.json"))
         table.add_row("mapping", f"{out / f'{_TABLE}.json'} ({len(mapping.mappings)} ApplyMapping rules)")
-        table.add_row("import job", "not yet landed (issue #5): next step is jobs/export_import.py")
+        table.add_row("import (target account)", f"read {result.read}, written {result.written}, dead-lettered "
+                      f"{result.dead_lettered}, {result.consumed_wcu:.0f} WCU, {result.elapsed_seconds:.1f}s")
+        table.add_row("verify", "identical" if report.identical else
+                      f"[red]DIFFERENT[/]: missing {report.missing}, extra {report.extra}, differing {report.differing}")
         table.add_row("elapsed", f"{time.monotonic() - started:.1f}s")
         Console().print(table)
-        if export.item_count != items:
-            raise click.ClickException(f"export holds {export.item_count} items, the table {items}")
+        if export.item_count != items or not result.ok:
+            raise click.ClickException(f"export {export.item_count}, read {result.read}, written {result.written} of {items} items")
+        report.raise_if_different()
     finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if not keep_stack:
             stack_down(state_dir)
 
