@@ -82,6 +82,9 @@ def command(items: int, out: Path, state_dir: Path, keep_stack: bool) -> None:
             target_ddb.delete_table(TableName=_TABLE)
             target_ddb.get_waiter("table_not_exists").wait(TableName=_TABLE)
         create_sample_table(target_ddb, _TABLE)
+        from pyspark.sql import SparkSession
+
+        owns_spark = SparkSession.getActiveSession() is None  # never stop a caller's session
         spark = local_spark_session("ddbmigrate-demo")
         try:
             result = run_export_import(spark, ExportImportOptions(
@@ -89,7 +92,8 @@ def command(items: int, out: Path, state_dir: Path, keep_stack: bool) -> None:
                 target=target, bucket_account=target, dead_letter=str(out / "dead-letters"),
             ))
         finally:
-            spark.stop()
+            if owns_spark:
+                spark.stop()
         report = verify_tables(VerifyOptions(source=source, source_table=_TABLE, target=target, target_table=_TABLE))
 
         table = Table("step", "result", title="ddbmigrate demo (local stack)")
