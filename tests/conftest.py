@@ -8,6 +8,10 @@
 * ``unique_name`` — a fresh table or bucket name per call, so tests never collide.
 * ``bucket`` — a new bucket in the target account.
 * ``spark`` — ``local[2]``, ``spark.sql.caseSensitive=true``, UI off.
+* ``proxy_factory`` — ``proxy_factory(throttle_rate=…, seed=…)`` starts a
+  :class:`~ddbmigrate.local.faults.FaultProxy` in front of the *target* DynamoDB Local (keyword
+  arguments go to ``FaultProxy``); point an ``Account(endpoint_url=proxy.endpoint)`` at it. Every
+  proxy a test started is stopped when the test ends.
 """
 
 from __future__ import annotations
@@ -101,6 +105,22 @@ def bucket(s3: Any, unique_name: Callable[[str], str]) -> str:
     name = unique_name("bkt")
     s3.create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def proxy_factory(local_stack: Any) -> Iterator[Callable[..., Any]]:
+    from ddbmigrate.local.faults import FaultProxy
+
+    started: list[FaultProxy] = []
+
+    def make(**kwargs: Any) -> FaultProxy:
+        proxy = FaultProxy(local_stack.target_dynamodb, **kwargs).start()
+        started.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in started:
+        proxy.stop()
 
 
 @pytest.fixture(scope="session")

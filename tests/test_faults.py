@@ -7,7 +7,7 @@ import socket
 import urllib.error
 import urllib.request
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from ddbmigrate.accounts import Account
 from ddbmigrate.errors import ConfigError, LocalStackError
 from ddbmigrate.local.faults import FaultProxy
-from ddbmigrate.local.stack import Stack
 from ddbmigrate.sample import create_sample_table, sample_items
 from ddbmigrate.sink import sink_client
 
@@ -49,20 +48,6 @@ def _client(proxy: FaultProxy) -> Any:
 def _puts(table: str, count: int, *, start: int = 0) -> dict[str, Any]:
     items = list(sample_items(start + count))[start:]
     return {table: [{"PutRequest": {"Item": item}} for item in items]}
-
-
-@pytest.fixture
-def proxy_factory(local_stack: Stack) -> Iterator[Callable[..., FaultProxy]]:
-    started: list[FaultProxy] = []
-
-    def make(**kwargs: Any) -> FaultProxy:
-        proxy = FaultProxy(local_stack.target_dynamodb, **kwargs).start()
-        started.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in started:
-        proxy.stop()
 
 
 def test_throttle_has_dynamodbs_exact_error_shape_and_writes_nothing(proxy_factory, table, target_ddb) -> None:

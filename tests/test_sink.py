@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,6 @@ from botocore.exceptions import (
 from ddbmigrate.accounts import Account
 from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.errors import ConfigError, SinkError
-from ddbmigrate.local.faults import FaultProxy
-from ddbmigrate.local.stack import Stack
 from ddbmigrate.sample import create_sample_table, sample_item, sample_items
 from ddbmigrate.sink import (
     ErrorClass,
@@ -94,20 +92,6 @@ def table(target_ddb: Any, unique_name: Callable[[str], str]) -> str:
     name = unique_name("sink")
     create_sample_table(target_ddb, name, provisioned_wcu=100)
     return name
-
-
-@pytest.fixture
-def proxy_factory(local_stack: Stack) -> Iterator[Callable[..., FaultProxy]]:
-    started: list[FaultProxy] = []
-
-    def make(**kwargs: Any) -> FaultProxy:
-        proxy = FaultProxy(local_stack.target_dynamodb, **kwargs).start()
-        started.append(proxy)
-        return proxy
-
-    yield make
-    for proxy in started:
-        proxy.stop()
 
 
 # --------------------------------------------------------------------------- options (pure)
