@@ -1,4 +1,8 @@
-"""Export → mapping → sink on the local stack: every target item equals its source item."""
+"""Export → mapping → sink on the local stack: every target item equals its source item.
+
+Each end-to-end test proves equality twice: item by item here (type-exact, then by digest), and
+with the library's own :func:`ddbmigrate.verify.verify_tables` (every key, every item).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from ddbmigrate.mapping import build_mapping, save_mapping
 from ddbmigrate.sample import create_sample_table, sample_items
 from ddbmigrate.schema import crawl
 from ddbmigrate.values import Item
+from ddbmigrate.verify import VerifyOptions, verify_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -56,6 +61,14 @@ def _assert_every_item_arrived(target_ddb: Any, table: str, expected: list[Item]
         assert item_digest(have) == item_digest(item)
 
 
+def _assert_verify_identical(source: Account, table: str, expected_count: int) -> None:
+    """The library's verify agrees: every key present on both sides, no differing item."""
+    report = verify_tables(VerifyOptions(source=source, source_table=table, target=Account(profile="target", label="target"),
+                                         target_table=table, consistent=True))
+    assert report.identical, report.summary()
+    assert report.source_items == report.target_items == expected_count
+
+
 def test_export_import_is_lossless_across_accounts(spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
     table = unique_name("src")
     expected, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 60, tmp_path / "m.json")
@@ -70,6 +83,7 @@ def test_export_import_is_lossless_across_accounts(spark, source, source_ddb, ta
     assert (result.read, result.written, result.dead_lettered) == (60, 60, 0)
     assert result.ok
     _assert_every_item_arrived(target_ddb, table, expected)
+    _assert_verify_identical(source, table, 60)
 
 
 FAULT_SEED = 2
@@ -106,6 +120,7 @@ def test_export_import_is_lossless_under_throttles_partial_batches_5xx_and_drops
     assert result.throttles == injected.throttled
     assert result.retries >= injected.throttled + injected.partial_batches + injected.errors_5xx
     _assert_every_item_arrived(target_ddb, table, expected)
+    _assert_verify_identical(source, table, 300)
 
 
 def test_glue_script_runs_locally_and_fails_loudly_on_dead_letters(spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path, capsys) -> None:
