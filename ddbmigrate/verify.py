@@ -37,9 +37,9 @@ from typing import Any, NamedTuple
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT, job_budget, table_read_capacity, validate_percent
 from ddbmigrate.digest import describe_differences, in_sample, item_digest, key_digest, key_names
-from ddbmigrate.errors import ConfigError, DdbMigrateError, MappingError, VerifyMismatch
-from ddbmigrate.mapping import MappingFile, load_mapping, row_to_item
-from ddbmigrate.mapping.rules import PASSTHROUGH
+from ddbmigrate.errors import ConfigError, DdbMigrateError, VerifyMismatch
+from ddbmigrate.mapping import MappingFile, load_mapping
+from ddbmigrate.mapping.items import ItemMapping
 from ddbmigrate.source import PageStats, scan_segment, scan_table
 from ddbmigrate.values import Item, item_from_json, item_to_json
 
@@ -514,51 +514,16 @@ def verify_spark(spark: Any, options: VerifyOptions, *, transform: Transform | N
 # --------------------------------------------------------------------------- mapping files
 
 
-class MappingTransform:
-    """A mapping file applied to one wire item, the way the import job applies it — purely.
+class MappingTransform(ItemMapping):
+    """A mapping file as a verify transform: each source item mapped as the import job maps it.
 
-    The job reads each export line into a row, ``ApplyMapping`` moves each rule's source value to
-    its target path (casting it to the target type), and
-    :func:`ddbmigrate.mapping.row_to_item` turns the row back into an item. Here the row is built
-    directly from the item (each rule's source value in its export form: numbers and binaries as
-    text, sets as arrays, typed pass-throughs as DynamoDB JSON text) and handed to the same
-    ``row_to_item``. Renames, drops and nesting are therefore compared exactly. A rule that
-    *casts* (a target type other than its source type) would need Spark's cast semantics, so it
-    is refused with a :class:`MappingError` naming the rule. Picklable.
+    See :class:`ddbmigrate.mapping.items.ItemMapping`; a rule that casts is refused.
     """
 
     def __init__(self, mapping: MappingFile) -> None:
-        for rule in mapping.rules:
-            if str(rule.target_type) != str(rule.source_type):
-                raise MappingError(
-                    f"{mapping.where}: mappings[{rule.index}] casts {rule.source_type} to {rule.target_type}; verify "
-                    "compares renames, drops and nesting only — verify without --mapping against a copy made with the "
-                    "generated mapping, or compare that attribute yourself"
-                )
-        self.mapping = mapping
-
-    def __call__(self, item: Item) -> Item:
-        document = item_to_json(item)
-        row: dict[str, Any] = {}
-        for rule in self.mapping.rules:
-            value = _export_value(document, rule.source[1:], passthrough=rule.tag == PASSTHROUGH)
-            if value is None:
-                continue
-            node = row
-            for name in rule.target[:-1]:
-                node = node.setdefault(name, {})
-            node[rule.target[-1]] = value
-        return row_to_item(row, self.mapping.rules)
-
-
-def _export_value(document: Mapping[str, Any], path: Sequence[str], *, passthrough: bool) -> Any:
-    """The value at an export path (``name, tag, name, tag…``) as Spark reads it from the line."""
-    current: Any = document
-    for step in path:
-        if not isinstance(current, Mapping) or step not in current:
-            return None
-        current = current[step]
-    return json.dumps(current, ensure_ascii=False) if passthrough else current
+        super().__init__(mapping, cast_hint=(
+            "verify without --mapping against a copy made with the generated mapping, or compare that attribute yourself"
+        ))
 
 
 def mapping_transform(path: str) -> MappingTransform:

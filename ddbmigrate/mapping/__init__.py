@@ -3,6 +3,7 @@
 * :mod:`~ddbmigrate.mapping.rules` — generate the 4-tuples from a schema; parse and check rules;
 * :mod:`~ddbmigrate.mapping.file` — ``mappings/NAME.json``: build, save, load, validate;
 * :mod:`~ddbmigrate.mapping.convert` — mapped rows back to DynamoDB items (the writer's half);
+* :mod:`~ddbmigrate.mapping.items` — a mapping applied to one wire item (table copy, verify);
 * :mod:`~ddbmigrate.mapping.spark` — ``apply_mapping`` for Spark DataFrames (imports pyspark);
 * :mod:`~ddbmigrate.mapping.catalog` — a Glue Data Catalog table's schema (``--catalog``);
 * :mod:`~ddbmigrate.mapping.types` — Glue type names.

@@ -17,13 +17,14 @@ from typing import Any
 from ddbmigrate.sink.options import GLUE_SINK_OPTIONS, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, SinkOptions
 from ddbmigrate.sink.retry import ErrorClass, RetryPolicy, classify
 from ddbmigrate.sink.stats import SinkStats
-from ddbmigrate.sink.writer import TableInfo, TableWriter, describe_table, sink_client
+from ddbmigrate.sink.writer import Rejected, TableInfo, TableWriter, describe_table, sink_client
 
 __all__ = [
     "GLUE_SINK_OPTIONS",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_ITEMS",
     "ErrorClass",
+    "Rejected",
     "RetryPolicy",
     "SinkOptions",
     "SinkStats",

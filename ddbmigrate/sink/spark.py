@@ -37,7 +37,7 @@ from ddbmigrate.errors import DdbMigrateError, SinkError
 from ddbmigrate.sink.options import SinkOptions
 from ddbmigrate.sink.retry import RetryPolicy
 from ddbmigrate.sink.stats import SinkStats
-from ddbmigrate.sink.writer import TableInfo, TableWriter, describe_table, sink_client
+from ddbmigrate.sink.writer import Rejected, TableInfo, TableWriter, describe_table, sink_client
 from ddbmigrate.values import key_of
 
 __all__ = ["SinkStatsParam", "TaskPlan", "write_partitions"]
@@ -87,12 +87,17 @@ class TaskPlan:
                     origin, item = row
                 else:  # not an (origin, item) pair: still never dropped, named by position
                     origin, item = f"partition {partition} row {number}", row
-                writer.put(item, origin=origin)
+                if isinstance(item, Rejected):
+                    writer.reject(item.reason, origin=origin, key=item.key, item=item.item)
+                else:
+                    writer.put(item, origin=origin)
         return writer.stats
 
 
 def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = None, run_id: str | None = None) -> SinkStats:
     """Write an RDD of ``(origin, item)`` pairs (wire items) to ``options.table``; return the totals.
+
+    An ``item`` may be a :class:`~ddbmigrate.sink.writer.Rejected`: it is dead-lettered and counted.
 
     ``slots`` overrides the task slots used for Glue's default parallelism (default
     ``spark.default.parallelism``). Raises :class:`SinkError` when a task gives up or the counts do

@@ -64,7 +64,7 @@ from ddbmigrate.values import (
     write_capacity_units,
 )
 
-__all__ = ["TableInfo", "TableWriter", "describe_table", "sink_client"]
+__all__ = ["Rejected", "TableInfo", "TableWriter", "describe_table", "sink_client"]
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,20 @@ class _Batch:
         self.wcu += request.wcu
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """In place of an item: an earlier stage refused it; the task's writer dead-letters it.
+
+    Lets a streaming stage (a Scan, a per-item mapping) hand its refusals to the sink without a
+    second pass over the source: they land in the same dead-letter file and the same counts.
+    """
+
+    reason: str
+    key: Item | None = None
+    item: Item | None = None
+    """The refused item as it was (it goes to the dead-letter file only, to be fixed and replayed)."""
+
+
 class TableWriter:
     """Writes puts and deletes to one table for one task; use as a context manager.
 
@@ -210,6 +224,17 @@ class TableWriter:
         """Delete the item with this key (extra attributes beyond the key are ignored)."""
         body = {name: key[name] for name in self._info.key_names if isinstance(key, Mapping) and name in key}
         self._accept("delete", body if isinstance(key, Mapping) else key, origin)
+
+    def reject(self, reason: str, *, origin: str = "", key: Item | None = None, item: Item | None = None) -> None:
+        """Dead-letter an item an earlier stage refused (e.g. a mapping misfit), counted as received.
+
+        The pipeline's stages before the sink stream into it; routing their refusals through the
+        same writer keeps one dead-letter file per task and one reconciliation:
+        ``received = written + dead_lettered``. ``reason`` must name attributes, never values.
+        """
+        self._check_usable()
+        self.stats.received += 1
+        self._dead_letter(reason, origin=origin, key=key, item=item, kind="put")
 
     def flush(self) -> None:
         """Write everything pending now (returns when each request is written or dead-lettered)."""

@@ -1,0 +1,357 @@
+"""The table → table pipeline behind ``jobs/table_copy.py`` (and ``ddbmigrate run table-copy``).
+
+No export and no S3: a parallel Scan of the source table, with the source account's credentials,
+streams into the sink writing the target table with the target account's. Items travel as
+DynamoDB attribute values end to end — never Spark rows — so nothing is inferred and nothing is
+lost (Glue's own DynamoDB reader turns sets into lists and numbers into doubles). Both accounts'
+credentials are :class:`~ddbmigrate.accounts.Account` objects that refresh an assumed role
+whenever it nears expiry, so a copy may run as long as it needs (the AWS sample this replaces
+fetched them once, which stopped it after an hour, about 140 GB).
+
+Stages, and what each guarantees:
+
+1. **Plan** (driver). Describe both tables. ``splits`` Scan segments, by default Spark's default
+   parallelism — on Glue the job's task slots, (workers − 1) × slots per worker (4 for G.1X, 8
+   for G.2X, …; see :func:`ddbmigrate.capacity.glue_slots`) — so every slot scans. The sink
+   settles its parallel tasks the usual way (``--parallel_tasks``, else min(splits, slots)).
+2. **Scan** (one Spark partition per segment). Eventually consistent by default. At most
+   min(splits, tasks) segments run at once, so each gets floor(RCU × read percent) / that many
+   read units per second (on-demand sources count as 40,000 RCU, as in Glue, unless
+   ``read_capacity`` says otherwise): the whole job stays within its read budget, measured
+   from the ``ConsumedCapacity`` DynamoDB reports. Throttles, 5xx and dropped connections are
+   retried (:mod:`ddbmigrate.source`); a page is only yielded once it arrived whole.
+3. **Map** (optional). A mapping file renames, drops or nests attributes per item
+   (:class:`~ddbmigrate.mapping.items.ItemMapping`). An item that does not fit the mapping's
+   schema (an attribute the mapping does not know would be dropped) is dead-lettered with the
+   reason and its key, never silently trimmed.
+4. **Write.** The sink (:func:`ddbmigrate.sink.write_partitions`) at floor(WCU × write percent)
+   over its tasks; what can never be written is dead-lettered with its reason.
+
+Counts reconcile: ``read = written + dead-lettered``, read being the items the Scan returned. A
+Scan of a live table is not a snapshot — items written during the copy may or may not be
+included; the replication from Streams closes that gap. Re-running is safe: every write is a
+full-item put.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from pyspark.accumulators import AccumulatorParam
+
+from ddbmigrate.accounts import Account
+from ddbmigrate.bulk import PipelineResult
+from ddbmigrate.capacity import (
+    DEFAULT_READ_PERCENT,
+    DEFAULT_WRITE_PERCENT,
+    default_parallel_tasks,
+    job_budget,
+    table_read_capacity,
+    validate_percent,
+)
+from ddbmigrate.errors import ConfigError, DdbMigrateError, SourceError
+from ddbmigrate.sink import Rejected, SinkOptions, write_partitions
+from ddbmigrate.sink.options import split_table_arn
+from ddbmigrate.source import PageStats, scan_segment, source_client
+from ddbmigrate.values import Item
+
+__all__ = ["CopyPlan", "CopyResult", "ScanStats", "TableCopyOptions", "plan_copy", "run_table_copy"]
+
+MAX_SPLITS = 1_000_000
+"""DynamoDB's limit on ``TotalSegments``."""
+
+
+@dataclass(frozen=True)
+class TableCopyOptions:
+    """Everything the table-copy job needs; built from Glue arguments or CLI options."""
+
+    source_table: str
+    source: Account
+    target_table: str
+    target: Account
+    read_percent: float = DEFAULT_READ_PERCENT
+    read_capacity: int | None = None
+    splits: int | None = None
+    consistent: bool = False
+    mapping: str | None = None
+    write_percent: float = DEFAULT_WRITE_PERCENT
+    write_capacity: int | None = None
+    parallel_tasks: int | None = None
+    dead_letter: str | None = None
+    max_retries: int = 10
+
+    def __post_init__(self) -> None:
+        validate_percent(self.read_percent, option="--read_percent")
+        validate_percent(self.write_percent, option="--write_percent")
+        for name in ("read_capacity", "write_capacity", "parallel_tasks"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name} must be at least 1, got {value}")
+        if self.splits is not None and not 1 <= self.splits <= MAX_SPLITS:
+            raise ConfigError(f"--splits must be between 1 and {MAX_SPLITS:,} (DynamoDB's limit on Scan segments), got {self.splits}")
+        source_name, source_region = split_table_arn(self.source_table)
+        if source_region and not self.source.region:
+            object.__setattr__(self, "source", replace(self.source, region=source_region))
+        if source_name == split_table_arn(self.target_table)[0] and _same_place(self.source, self.target):
+            raise ConfigError(
+                f"--source_table and --target_table are the same table ({source_name!r} in {self.source.describe()}); "
+                "a copy onto itself would only rewrite every item — name the other account's table"
+            )
+
+    @property
+    def source_table_name(self) -> str:
+        return split_table_arn(self.source_table)[0]
+
+    @classmethod
+    def from_job_args(cls, args: dict[str, Any]) -> TableCopyOptions:
+        """Build from ``getResolvedOptions`` output (Glue argument names, all strings)."""
+        values = _JobArgs(args)
+        return cls(
+            source_table=values.required("source_table"),
+            source=values.account("source"),
+            target_table=values.required("target_table"),
+            target=values.account("target"),
+            read_percent=validate_percent(values.text("read_percent") or DEFAULT_READ_PERCENT, option="--read_percent"),
+            read_capacity=values.integer("read_capacity"),
+            splits=values.integer("splits"),
+            consistent=values.flag("consistent_read"),
+            mapping=values.text("mapping"),
+            write_percent=validate_percent(values.text("write_percent") or DEFAULT_WRITE_PERCENT, option="--write_percent"),
+            write_capacity=values.integer("write_capacity"),
+            parallel_tasks=values.integer("parallel_tasks"),
+            dead_letter=values.text("dead_letter"),
+            max_retries=values.integer("max_retries") or 10,
+        )
+
+
+def _same_place(a: Account, b: Account) -> bool:
+    """Both accounts reach the same DynamoDB with the same identity (so the same table name is one table)."""
+    fields_ = ("profile", "region", "endpoint_url", "role_arn")
+    return all(getattr(a, f) == getattr(b, f) for f in fields_)
+
+
+class _JobArgs:
+    """Typed reads of Glue's string arguments, each error naming the ``--argument``."""
+
+    def __init__(self, args: dict[str, Any]) -> None:
+        self._args = args
+
+    def text(self, name: str) -> str | None:
+        value = self._args.get(name)
+        return None if value in (None, "", "None") else str(value)
+
+    def required(self, name: str) -> str:
+        value = self.text(name)
+        if value is None:
+            raise ConfigError(f"--{name} is required")
+        return value
+
+    def integer(self, name: str) -> int | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"--{name}: expected a whole number, got {value!r}") from None
+
+    def flag(self, name: str) -> bool:
+        value = (self.text(name) or "false").lower()
+        if value not in ("true", "false"):
+            raise ConfigError(f"--{name}: expected true or false, got {value!r}")
+        return value == "true"
+
+    def account(self, side: str) -> Account:
+        return Account(
+            profile=self.text(f"{side}_profile"),
+            region=self.text(f"{side}_region"),
+            endpoint_url=self.text(f"{side}_endpoint_url"),
+            role_arn=self.text(f"{side}_role_arn"),
+            external_id=self.text(f"{side}_external_id"),
+            label=side,
+        )
+
+
+@dataclass
+class ScanStats:
+    """What the Scan did, over all segments (merged through an accumulator)."""
+
+    items: int = 0
+    consumed_rcu: float = 0.0
+    pages: int = 0
+    retries: int = 0
+    waited_seconds: float = 0.0
+    per_second: dict[int, float] = field(default_factory=dict)
+    """Read units consumed in each wall-clock second (epoch seconds): the budget's evidence."""
+
+    def record(self, page: PageStats) -> None:
+        self.pages += 1
+        self.consumed_rcu += page.consumed_units
+        self.retries += page.retries
+        self.waited_seconds += page.waited_seconds
+        second = int(time.time())  # wall clock: comparable across executors on different hosts
+        self.per_second[second] = self.per_second.get(second, 0.0) + page.consumed_units
+
+    def merge(self, other: ScanStats) -> ScanStats:
+        for f in fields(self):
+            if f.name == "per_second":
+                for second, units in other.per_second.items():
+                    self.per_second[second] = self.per_second.get(second, 0.0) + units
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def peak(self, window: int) -> float:
+        """The most read units consumed in any ``window`` consecutive seconds."""
+        if not self.per_second:
+            return 0.0
+        first, last = min(self.per_second), max(self.per_second)
+        return max(
+            sum(self.per_second.get(s, 0.0) for s in range(start, start + window))
+            for start in range(first, max(first, last - window + 1) + 1)
+        )
+
+
+class _ScanStatsParam(AccumulatorParam):  # type: ignore[misc]  # pyspark ships no type hints
+    def zero(self, value: ScanStats) -> ScanStats:
+        return ScanStats()
+
+    def addInPlace(self, value1: ScanStats, value2: ScanStats) -> ScanStats:  # Spark's name
+        return value1.merge(value2)
+
+
+@dataclass(frozen=True)
+class CopyPlan:
+    """The driver's decisions, shipped to every segment (picklable)."""
+
+    source_table: str
+    source: Account
+    splits: int
+    tasks: int
+    read_capacity: int
+    read_budget: int
+    segment_rate: float
+    consistent: bool
+    key_schema: tuple[tuple[str, str], ...]
+    item_count: int
+    size_bytes: int
+
+    def describe(self) -> str:
+        return (
+            f"scan {self.source_table}: {self.splits} segment(s), at most {min(self.splits, self.tasks)} at once; "
+            f"read budget floor({self.read_capacity} RCU × percent) = {self.read_budget} RCU/s, "
+            f"{self.segment_rate:.1f} RCU/s per segment"
+        )
+
+
+@dataclass
+class CopyResult(PipelineResult):
+    """:class:`~ddbmigrate.bulk.PipelineResult` plus the read side."""
+
+    consumed_rcu: float = 0.0
+    read_budget: int = 0
+    scan_retries: int = 0
+    scan: ScanStats = field(default_factory=ScanStats)
+
+    def summary_lines(self) -> list[str]:
+        lines = super().summary_lines()
+        lines.insert(1, f"consumed_rcu={self.consumed_rcu:.1f} (read budget {self.read_budget} RCU/s) "
+                        f"scan_retries={self.scan_retries} write_retries={self.retries}")
+        return lines
+
+
+def plan_copy(options: TableCopyOptions, *, slots: int) -> CopyPlan:
+    """Decide segments, tasks and the per-segment read rate from the source's description."""
+    client = source_client(options.source)
+    name = options.source_table_name
+    try:
+        table = client.describe_table(TableName=name)["Table"]
+    except client.exceptions.ResourceNotFoundException:
+        raise SourceError(f"source table {name!r} does not exist in {options.source.describe()}") from None
+    splits = options.splits or max(1, slots)
+    tasks = options.parallel_tasks or default_parallel_tasks(splits, slots)
+    capacity = table_read_capacity(table, options.read_capacity)
+    budget = job_budget(capacity, options.read_percent)
+    return CopyPlan(
+        source_table=name, source=options.source, splits=splits, tasks=tasks, read_capacity=capacity,
+        read_budget=budget, segment_rate=budget / min(splits, tasks), consistent=options.consistent,
+        key_schema=tuple((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]),
+        item_count=int(table.get("ItemCount", 0)), size_bytes=int(table.get("TableSizeBytes", 0)),
+    )
+
+
+def _scan(plan: CopyPlan, segment: int, stats: ScanStats) -> Iterator[tuple[str, Item]]:
+    """Executor side of stage 2: ``(origin, item)`` for every item of one segment."""
+
+    origin = f"{plan.source_table} segment {segment} of {plan.splits}"
+    for item in scan_segment(plan.source, plan.source_table, segment, plan.splits,
+                             read_units_per_second=plan.segment_rate, consistent=plan.consistent, on_page=stats.record):
+        stats.items += 1
+        yield origin, item
+
+
+def _mapped(rows: Iterator[tuple[str, Item]], mapping: Any, key_schema: Any) -> Iterator[tuple[str, Item | Rejected]]:
+    """Stage 3 for one partition: mapped items, or :class:`Rejected` with the source key."""
+    from ddbmigrate.mapping.items import ItemMapping
+    from ddbmigrate.schema import conformance_error
+
+    apply = ItemMapping(mapping)
+    schema = mapping.schema
+    for origin, item in rows:
+        problem = conformance_error(item, schema)
+        if problem is None:
+            try:
+                yield origin, apply(item)
+                continue
+            except DdbMigrateError as exc:
+                reason = f"cannot apply the mapping: {exc}"
+        else:
+            reason = (f"the item does not fit the mapping: {problem.split(';')[0]}; add the attribute to the mapping "
+                      "(its rules and schema) or regenerate it from this table, then replay this dead letter")
+        key = {name: item[name] for name, _ in key_schema if name in item}
+        yield origin, Rejected(reason, key, item)
+
+
+def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
+    """Run the copy; return the reconciled counts (the caller decides the exit code)."""
+    started = time.monotonic()
+    sc = spark.sparkContext
+    plan = plan_copy(options, slots=sc.defaultParallelism)
+    mapping = None
+    if options.mapping:
+        from ddbmigrate.mapping import load_mapping
+        from ddbmigrate.mapping.items import ItemMapping
+
+        mapping = load_mapping(options.mapping)
+        ItemMapping(mapping)  # refuse a casting rule on the driver, before any read
+    scanned = sc.accumulator(ScanStats(), _ScanStatsParam())
+
+    def scan_partition(segment: int, _: Iterator[Any]) -> Iterator[Any]:
+        stats = ScanStats()
+        try:
+            rows: Iterator[Any] = _scan(plan, segment, stats)
+            if mapping is not None:
+                rows = _mapped(rows, mapping, plan.key_schema)
+            yield from rows
+        finally:
+            scanned.add(stats)
+
+    segments = sc.parallelize(range(plan.splits), plan.splits).mapPartitionsWithIndex(scan_partition)
+    sink = SinkOptions(
+        table=options.target_table, target=options.target, write_percent=options.write_percent,
+        capacity_override=options.write_capacity, parallel_tasks=plan.tasks,
+        max_retries=options.max_retries, dead_letter=options.dead_letter,
+    )
+    stats = write_partitions(segments, sink)
+    read: ScanStats = scanned.value
+    return CopyResult(
+        read=read.items, written=stats.written, dead_lettered=stats.dead_lettered,
+        consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,
+        retries=stats.retries, throttles=stats.throttles, dead_letter_location=options.dead_letter,
+        stages={"segments": plan.splits, "tasks": plan.tasks, "pages": read.pages},
+        consumed_rcu=read.consumed_rcu, read_budget=plan.read_budget, scan_retries=read.retries, scan=read,
+    )
+
