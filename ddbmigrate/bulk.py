@@ -8,13 +8,23 @@ Stages, and what each guarantees:
    item count checked against ``manifest-files.json`` *before any of its items go further*, then
    each line is parsed and validated (:func:`ddbmigrate.values.item_from_json`) and checked against
    the mapping's saved schema (:func:`ddbmigrate.schema.conformance_error`). A corrupt or truncated
-   file fails the job with its name; a malformed line or an item that does not fit the schema is
-   dead-lettered with ``<file> line <n>`` and the reason. Valid lines go on as JSON text.
+   file fails the job before anything is written, with our own
+   :class:`~ddbmigrate.errors.ExportIntegrityError` naming the file (the executors hand the error
+   back as data, so Spark cannot bury it in a Java trace); a malformed line or an item that does
+   not fit the schema is dead-lettered with ``<file> line <n>`` and the reason (never the line's
+   text). Valid lines go on as JSON text.
 3. **Map.** Spark parses the valid lines with the mapping's explicit schema (no inference pass) and
    ``ApplyMapping.apply(..., case_sensitive=True)`` applies the (possibly user-edited) rules; real
    ``awsglue`` on Glue, :mod:`ddbmigrate.gluelocal` elsewhere.
-4. **Write.** Rows become DynamoDB items again (:func:`ddbmigrate.mapping.row_to_item`) and go through
-   the rate-limited, retrying sink; what can never be written is dead-lettered with its reason.
+4. **Write.** Rows become DynamoDB items again (:func:`ddbmigrate.mapping.row_to_item`) and are
+   checked against the target table *before any write* with the sink's own validators (key
+   attributes present and of the table's types, at most 400 KB); refused items travel to the sink
+   as :class:`~ddbmigrate.sink.writer.Rejected` and are dead-lettered whole, with their reason, so
+   they can be fixed and replayed. The rest go through the rate-limited, retrying sink.
+
+Without a dead-letter location, any refused item (malformed line, schema misfit, bad key, over
+400 KB) stops the job with a :class:`~ddbmigrate.errors.ConfigError` naming the count and the first
+``<file> line <n>`` — before anything is written.
 
 Counts reconcile: ``read = written + dead-lettered``; the result says so, and the job exits
 non-zero when anything was dead-lettered or the counts do not add up. Re-running is safe: every
@@ -27,12 +37,15 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
-from ddbmigrate.errors import ConfigError, DdbMigrateError
+from ddbmigrate.errors import ConfigError, DdbMigrateError, ExportError
 from ddbmigrate.values import Item
+
+if TYPE_CHECKING:
+    from ddbmigrate.sink.writer import Rejected, TableInfo
 
 __all__ = ["ORIGIN_COLUMN", "ExportImportOptions", "PipelineResult", "run_export_import"]
 
@@ -145,44 +158,90 @@ class PipelineResult:
 
 def _read_data_file(
     task: tuple[str, dict[str, Any], str, dict[str, Any]],
-) -> Iterator[tuple[str, str | None, str | None]]:
-    """Executor side of stage 2: yield ``(origin, json_line | None, dead_letter_reason | None)``."""
+) -> Iterator[tuple[str, str | None, str | None, tuple[str, str] | None]]:
+    """Executor side of stage 2: yield ``(origin, json_line | None, dead_letter_reason | None, fatal | None)``.
+
+    ``fatal`` is ``(error class name, message)`` when the file itself cannot be trusted (corrupt
+    gzip, md5 or count mismatch, missing object). It travels back as data rather than as an
+    exception, because Spark would wrap our exception in a Java stack trace and the driver could
+    not raise the error the user needs — one naming the file.
+    """
     from ddbmigrate.export import open_export
     from ddbmigrate.schema import conformance_error
     from ddbmigrate.values import item_from_json
 
     export_uri, account_fields, data_key, schema = task
-    account = Account(**account_fields)
-    export = open_export(export_uri, account.client("s3"))
-    data_file = next(f for f in export.data_files if f.key == data_key)
-    for line_no, line in export.iter_lines(data_file, verify=True):
-        origin = f"{data_file.uri} line {line_no}"
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict) or set(obj) != {"Item"}:
-                raise ValueError('a line must be one JSON object {"Item": {...}}')
-            item = item_from_json(obj["Item"], where=origin)
-        except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
-            message = str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
-            yield origin, None, message
-            continue
-        problem = conformance_error(item, schema)
-        if problem:
-            yield origin, None, problem
-            continue
-        yield origin, '{"' + ORIGIN_COLUMN + '":' + json.dumps(origin) + "," + line.strip()[1:], None
+    where = data_key
+    try:
+        account = Account(**account_fields)
+        export = open_export(export_uri, account.client("s3"))
+        data_file = next(f for f in export.data_files if f.key == data_key)
+        where = data_file.uri
+        for line_no, line in export.iter_lines(data_file, verify=True):
+            origin = f"{data_file.uri} line {line_no}"
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict) or set(obj) != {"Item"}:
+                    raise ValueError('a line must be one JSON object {"Item": {...}}')
+                item = item_from_json(obj["Item"], where=origin)
+            except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
+                message = str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
+                yield origin, None, message, None
+                continue
+            problem = conformance_error(item, schema)
+            if problem:
+                yield origin, None, problem, None
+                continue
+            yield origin, '{"' + ORIGIN_COLUMN + '":' + json.dumps(origin) + "," + line.strip()[1:], None, None
+    except DdbMigrateError as exc:  # the whole file is refused before any of its lines is yielded
+        yield where, None, None, (type(exc).__name__, str(exc))
 
 
-def _to_item(row: Any, mapping: Any) -> tuple[str, Item | None, str | None]:
-    """Stage 4's conversion: ``(origin, item | None, dead-letter reason | None)``."""
+def _raise_unreadable(fatal: list[tuple[str, str]]) -> None:
+    """Raise the executors' file-level errors on the driver, as our own class, every file named."""
+    from ddbmigrate import errors
+
+    names = {name for name, _ in fatal}
+    cls = getattr(errors, names.pop(), ExportError) if len(names) == 1 else ExportError
+    if not (isinstance(cls, type) and issubclass(cls, DdbMigrateError)):
+        cls = ExportError
+    messages = sorted({message for _, message in fatal})
+    if len(messages) == 1:
+        raise cls(messages[0])
+    shown = messages[:10]
+    more = f"\n  … and {len(messages) - len(shown)} more" if len(messages) > len(shown) else ""
+    raise cls(f"{len(messages)} data files cannot be read; nothing was written:\n  " + "\n  ".join(shown) + more)
+
+
+def _to_item(row: Any, mapping: Any, table: TableInfo) -> tuple[str, Item | Rejected]:
+    """Stage 4's conversion: ``(origin, item)``, or ``(origin, Rejected)`` for what can never be written.
+
+    The checks DynamoDB would fail anyway (key attributes missing or mistyped for ``table``, an
+    item over 400 KB) run here, before any write, with the sink's own validators and messages; so
+    a run without a dead-letter location can stop before it writes anything.
+    """
+    from ddbmigrate.errors import InvalidItemError
     from ddbmigrate.mapping import row_to_item
+    from ddbmigrate.sink.writer import Rejected
+    from ddbmigrate.values import validate_item_size, validate_key
 
     values = row.asDict(recursive=True)
     origin = values.pop(ORIGIN_COLUMN, None) or "unknown origin"
     try:
-        return origin, row_to_item(values, mapping), None
+        item = row_to_item(values, mapping)
     except DdbMigrateError as exc:
-        return origin, None, f"cannot convert the mapped row: {exc}"
+        return origin, Rejected(f"cannot convert the mapped row: {exc}")
+    try:
+        validate_key(item, table.key_schema, table.attribute_types, where="item")
+        validate_item_size(item, where="item")
+    except InvalidItemError as exc:
+        key = {name: item[name] for name in table.key_names if name in item}
+        return origin, Rejected(str(exc).removeprefix("item: "), key=key, item=item)
+    return origin, item
+
+
+def _origin_and_reason(row: tuple[str, Rejected]) -> tuple[str, str]:
+    return row[0], row[1].reason
 
 
 def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context: Any = None) -> PipelineResult:
@@ -193,42 +252,53 @@ def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context:
     from ddbmigrate.export import open_export
     from ddbmigrate.mapping import load_mapping
     from ddbmigrate.mapping.spark import apply_mapping, spark_schema
-    from ddbmigrate.sink import SinkOptions, write_partitions
+    from ddbmigrate.sink import SinkOptions, describe_table, sink_client, write_partitions
+    from ddbmigrate.sink.writer import Rejected
 
     started = time.monotonic()
     s3 = options.bucket_account.client("s3")
     export = open_export(options.export_uri, s3)
     mapping = load_mapping(options.mapping)
+    table = describe_table(sink_client(options.target), options.target_table, capacity_override=options.write_capacity)
     schema = dict(mapping.schema)
     account_fields = {f: getattr(options.bucket_account, f) for f in ("profile", "region", "endpoint_url", "role_arn", "external_id")}
     tasks = [(export.folder_uri, account_fields, f.key, schema) for f in export.data_files]
     parsed = spark.sparkContext.parallelize(tasks, max(1, len(tasks))).flatMap(_read_data_file).cache()
-    read = parsed.count()
-    rejected = parsed.filter(lambda r: r[1] is None).map(lambda r: (r[0], r[2])).collect()
+    try:
+        fatal = parsed.filter(lambda r: r[3] is not None).map(lambda r: r[3]).collect()
+        if fatal:
+            _raise_unreadable(fatal)
+        read = parsed.count()
+        rejected = parsed.filter(lambda r: r[1] is None).map(lambda r: (r[0], r[2])).collect()
 
-    read_schema = T.StructType([T.StructField(ORIGIN_COLUMN, T.StringType()), *spark_schema(schema).fields])
-    frame = spark.read.schema(read_schema).option("mode", "FAILFAST").json(parsed.filter(lambda r: r[1] is not None).map(lambda r: r[1]))
-    rules = [*[tuple(m) for m in mapping.mappings], (ORIGIN_COLUMN, "string", ORIGIN_COLUMN, "string")]
-    mapped = apply_mapping(frame, rules, case_sensitive=True)
-    converted = mapped.rdd.map(lambda row: _to_item(row, mapping)).cache()
-    rejected += converted.filter(lambda r: r[1] is None).map(lambda r: (r[0], r[2])).collect()
-
-    location = options.dead_letter
-    if rejected:
-        if location is None:
-            raise ConfigError(f"{len(rejected)} item(s) cannot be imported (first: {rejected[0][0]}: {rejected[0][1]}); "
-                              "pass --dead_letter LOCATION to record them and import the rest")
-        with DeadLetterWriter(location, "read-stage", s3_client=s3 if location.startswith("s3://") else None) as letters:
-            for origin, reason in rejected:
-                letters.write(reason, origin=origin, key=None, item=None)
-    sink = SinkOptions(
-        table=options.target_table, target=options.target, write_percent=options.write_percent,
-        capacity_override=options.write_capacity, parallel_tasks=options.parallel_tasks,
-        max_retries=options.max_retries, dead_letter=location,
-    )
-    stats = write_partitions(converted.filter(lambda r: r[1] is not None).map(lambda r: (r[0], r[1])), sink)
-    parsed.unpersist()
-    converted.unpersist()
+        read_schema = T.StructType([T.StructField(ORIGIN_COLUMN, T.StringType()), *spark_schema(schema).fields])
+        frame = spark.read.schema(read_schema).option("mode", "FAILFAST").json(parsed.filter(lambda r: r[1] is not None).map(lambda r: r[1]))
+        rules = [*[tuple(m) for m in mapping.mappings], (ORIGIN_COLUMN, "string", ORIGIN_COLUMN, "string")]
+        mapped = apply_mapping(frame, rules, case_sensitive=True)
+        converted = mapped.rdd.map(lambda row: _to_item(row, mapping, table)).cache()
+        try:
+            location = options.dead_letter
+            if location is None:
+                refused = converted.filter(lambda r: isinstance(r[1], Rejected))
+                count = len(rejected) + refused.count()
+                if count:
+                    first = rejected[0] if rejected else _origin_and_reason(refused.first())
+                    raise ConfigError(f"{count} item(s) cannot be imported (first: {first[0]}: {first[1]}); "
+                                      "nothing was written. Pass --dead_letter LOCATION to record them and import the rest")
+            elif rejected:
+                with DeadLetterWriter(location, "read-stage", s3_client=s3 if location.startswith("s3://") else None) as letters:
+                    for origin, reason in rejected:
+                        letters.write(reason, origin=origin, key=None, item=None)
+            sink = SinkOptions(
+                table=options.target_table, target=options.target, write_percent=options.write_percent,
+                capacity_override=options.write_capacity, parallel_tasks=options.parallel_tasks,
+                max_retries=options.max_retries, dead_letter=location,
+            )
+            stats = write_partitions(converted, sink)
+        finally:
+            converted.unpersist()
+    finally:
+        parsed.unpersist()
     return PipelineResult(
         read=read, written=stats.written, dead_lettered=stats.dead_lettered + len(rejected),
         consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,

@@ -6,6 +6,8 @@ with the library's own :func:`ddbmigrate.verify.verify_tables` (every key, every
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,15 @@ import pytest
 from ddbmigrate.accounts import Account
 from ddbmigrate.bulk import ExportImportOptions, run_export_import
 from ddbmigrate.digest import item_digest
+from ddbmigrate.errors import ConfigError, ExportIntegrityError
 from ddbmigrate.export import emulate_export, open_export
+from ddbmigrate.export.layout import (
+    FILES_CHECKSUM_NAME,
+    FILES_NAME,
+    checksum_text,
+    encode_files_manifest,
+    md5_base64,
+)
 from ddbmigrate.mapping import build_mapping, save_mapping
 from ddbmigrate.sample import create_sample_table, sample_items
 from ddbmigrate.schema import crawl
@@ -149,3 +159,128 @@ def test_glue_script_runs_locally_and_fails_loudly_on_dead_letters(spark, source
     assert "reconciles: read 8 = written 0 + dead-lettered 8: yes" in out
     letters = [line for f in (tmp_path / "dl").rglob("*.jsonl") for line in f.read_text().splitlines()]
     assert len(letters) == 8 and all("sk" in line for line in letters)
+
+
+# --------------------------------------------------------------------------- bad inputs at job level
+
+
+def _tamper(s3: Any, uri: str, rewrite: Any) -> Any:
+    """Rewrite the export's largest data file with ``rewrite(gzip bytes, lines) -> new stored bytes``.
+
+    The manifest entry's md5 (and the manifest's own checksum) is updated to match, so the md5
+    check passes and only the intended fault remains. Returns the tampered ``DataFile``.
+    """
+    export = open_export(uri, s3)
+    data_file = max(export.data_files, key=lambda f: f.item_count)
+    assert data_file.item_count >= 3
+    original = export.read_file(data_file)
+    body = rewrite(original, [line for _, line in export.iter_lines(data_file)])
+    s3.put_object(Bucket=data_file.bucket, Key=data_file.key, Body=body)
+    folder = export.folder_key
+    manifest = s3.get_object(Bucket=data_file.bucket, Key=folder + FILES_NAME)["Body"].read().decode()
+    entries = [json.loads(line) for line in manifest.splitlines() if line.strip()]
+    for entry in entries:
+        if entry["dataFileS3Key"].endswith(data_file.key.rsplit("/", 1)[-1]):
+            entry["md5Checksum"] = md5_base64(body)
+    text = encode_files_manifest(entries)
+    s3.put_object(Bucket=data_file.bucket, Key=folder + FILES_NAME, Body=text)
+    s3.put_object(Bucket=data_file.bucket, Key=folder + FILES_CHECKSUM_NAME, Body=checksum_text(text).encode())
+    open_export(uri, s3)  # the manifests are consistent again
+    return data_file
+
+
+def _gzip_lines(lines: list[str]) -> bytes:
+    return gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"))
+
+
+def _options(uri: str, mapping: Path, table: str, dead_letter: Path | None) -> ExportImportOptions:
+    return ExportImportOptions(export_uri=uri, mapping=str(mapping), target_table=table,
+                               target=Account(profile="target"), bucket_account=Account(profile="target"),
+                               dead_letter=None if dead_letter is None else str(dead_letter))
+
+
+def test_a_corrupt_gzip_file_fails_the_job_naming_the_file_and_writes_nothing(
+        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN an export whose largest data file is cut in half (its manifest md5 updated to match)
+    table = unique_name("src")
+    _, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 24, tmp_path / "m.json")
+    create_sample_table(target_ddb, table)
+    bad = _tamper(s3, uri, lambda raw, _lines: raw[: len(raw) // 2])
+    # WHEN the job runs (even with a dead-letter location: a broken file is not an item to set aside)
+    with pytest.raises(ExportIntegrityError) as caught:
+        run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl"))
+    # THEN the error is ours, names the file and what is wrong with it, and nothing was written
+    assert bad.uri in str(caught.value)
+    assert "not a valid gzip file" in str(caught.value)
+    assert _scan(target_ddb, table) == []
+    assert not list((tmp_path / "dl").rglob("*.jsonl"))
+
+
+MALFORMED_MARKER = "SECRET-CUSTOMER-TEXT"
+"""Part of the malformed line: it must not reach the dead-letter file (the line may hold customer data)."""
+
+
+def test_bad_lines_are_dead_lettered_with_file_line_and_reason_and_the_rest_is_written(
+        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN a data file whose line 1 is not JSON, line 2 is an item over 400 KB and line 3 an item without its pk
+    table = unique_name("src")
+    expected, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 24, tmp_path / "m.json")
+    create_sample_table(target_ddb, table)
+    tampered: dict[str, Item] = {}
+
+    def rewrite(_raw: bytes, lines: list[str]) -> bytes:
+        big, keyless = json.loads(lines[1]), json.loads(lines[2])
+        tampered["big"], tampered["keyless"] = json.loads(lines[1])["Item"], json.loads(lines[2])["Item"]
+        tampered["malformed"] = json.loads(lines[0])["Item"]
+        big["Item"]["name"] = {"S": "x" * 410_000}
+        del keyless["Item"]["pk"]
+        return _gzip_lines(['{"Item": ' + MALFORMED_MARKER, json.dumps(big), json.dumps(keyless), *lines[3:]])
+
+    bad = _tamper(s3, uri, rewrite)
+    # WHEN the job runs with a dead-letter location
+    result = run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl"))
+    # THEN the three are dead-lettered, every other item is written, and the run is not ok
+    assert (result.read, result.written, result.dead_lettered) == (24, 21, 3)
+    assert result.reconciles and not result.ok
+    refused = {_key(tampered["big"]), _key(tampered["malformed"])}
+    keyless_key = _key(tampered["keyless"])
+    _assert_every_item_arrived(target_ddb, table, [it for it in expected if _key(it) not in refused | {keyless_key}])
+    files = sorted((tmp_path / "dl").rglob("*.jsonl"))
+    text = "".join(f.read_text() for f in files)
+    letters = {record["origin"]: record for record in map(json.loads, text.splitlines())}
+    assert set(letters) == {f"{bad.uri} line {n}" for n in (1, 2, 3)}
+    malformed, big, keyless = (letters[f"{bad.uri} line {n}"] for n in (1, 2, 3))
+    # a malformed line: its origin and why, never its text
+    assert "JSON" in malformed["reason"]
+    assert malformed["item"] is None and malformed["key"] is None
+    assert MALFORMED_MARKER not in text
+    # an item over 400 KB: the size limit named, the whole item kept so it can be fixed and replayed
+    assert "400 KB" in big["reason"]
+    assert big["key"] == {"pk": tampered["big"]["pk"], "sk": tampered["big"]["sk"]}
+    # an item without its partition key: the key attribute named
+    assert "partition key attribute 'pk' is missing" in keyless["reason"]
+    assert "pk" not in keyless["item"] and keyless["key"] == {"sk": tampered["keyless"]["sk"]}
+
+
+def test_without_a_dead_letter_location_any_refused_item_fails_the_run_before_writing(
+        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN the same three bad lines (malformed, over 400 KB, no pk)
+    table = unique_name("src")
+    _, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 24, tmp_path / "m.json")
+    create_sample_table(target_ddb, table)
+
+    def rewrite(_raw: bytes, lines: list[str]) -> bytes:
+        big, keyless = json.loads(lines[1]), json.loads(lines[2])
+        big["Item"]["name"] = {"S": "x" * 410_000}
+        del keyless["Item"]["pk"]
+        return _gzip_lines(["not json", json.dumps(big), json.dumps(keyless), *lines[3:]])
+
+    bad = _tamper(s3, uri, rewrite)
+    # WHEN the job runs without --dead_letter
+    with pytest.raises(ConfigError) as caught:
+        run_export_import(spark, _options(uri, tmp_path / "m.json", table, None))
+    # THEN it fails with our ConfigError naming the count, the first file/line and the option, and wrote nothing
+    message = str(caught.value)
+    assert "3 item(s) cannot be imported" in message
+    assert f"{bad.uri} line" in message and "--dead_letter" in message
+    assert _scan(target_ddb, table) == []
