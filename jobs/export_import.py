@@ -23,7 +23,7 @@ from pyspark.context import SparkContext  # noqa: E402
 from ddbmigrate.bulk import ExportImportOptions, run_export_import  # noqa: E402
 
 REQUIRED = ["JOB_NAME", "export_uri", "mapping", "target_table"]
-OPTIONAL = ["target_profile", "target_region", "target_role_arn", "target_external_id", "write_percent",
+OPTIONAL = ["target_profile", "target_region", "target_endpoint_url", "target_role_arn", "target_external_id", "write_percent",
             "write_capacity", "parallel_tasks", "dead_letter", "max_retries"]
 
 args = getResolvedOptions(sys.argv, REQUIRED + [name for name in OPTIONAL if f"--{name}" in sys.argv])

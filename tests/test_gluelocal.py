@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from chispa import assert_df_equality
 
-from ddbmigrate.errors import ConfigError, InvalidItemError, MappingError
+from ddbmigrate.errors import ConfigError, ExportError, InvalidItemError, MappingError
 from ddbmigrate.gluelocal import (
     AwsGlueStatus,
     awsglue_status,
@@ -550,6 +550,11 @@ json.dump({{"argv": sys.argv, "args": args, "n": n, "same": sc is SparkContext.g
     assert run_script(missing, [], spark=spark) == 1
     err = capsys.readouterr().err
     assert "bad input" in err and "ValueError: boom" in err and "the following arguments are required: --table" in err
+    # our own errors are actionable as they are: one line and their exit code, no traceback
+    ours = _script(tmp_path, "from ddbmigrate.errors import ExportError\nraise ExportError('data/x.json.gz: not gzip')\n")
+    assert run_script(ours, [], spark=spark) == ExportError.exit_code
+    err = capsys.readouterr().err
+    assert err == f"{ours.name}: error: data/x.json.gz: not gzip\n"
     with pytest.raises(ConfigError, match="does not exist"):
         run_script(tmp_path / "nope.py", [], spark=spark)
 

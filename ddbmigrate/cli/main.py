@@ -18,7 +18,9 @@ from ddbmigrate.errors import DdbMigrateError
 
 __all__ = ["cli", "main"]
 
-COMMAND_MODULES: tuple[str, ...] = ("demo", "local", "export", "crawl", "mapping", "policies", "estimate", "deploy", "start", "verify")
+COMMAND_MODULES: tuple[str, ...] = (
+    "demo", "local", "export", "crawl", "mapping", "run", "verify", "estimate", "policies", "deploy", "start",
+)
 """Modules under ``ddbmigrate.cli`` whose ``command`` joins the tree, in help order."""
 
 

@@ -13,7 +13,10 @@
   apply to a running context and are logged as ignored), and ``stop()`` on it is skipped when the
   session belongs to the caller. A session created here is stopped when the script ends;
 * the exit code is Python's: 0 when the script returns, ``SystemExit``'s code when it exits
-  (``None`` → 0, a message → printed, 1), 1 with the traceback on stderr when it raises.
+  (``None`` → 0, a message → printed, 1), 1 with the traceback on stderr when it raises —
+  except for ddbmigrate's own errors (bad arguments, a corrupt export, …), which are actionable
+  as they are: one line ``<script>: error: <message>`` on stderr and the error's exit code, as the
+  ``ddbmigrate`` command prints them. (On AWS Glue the same error fails the run with its message.)
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ddbmigrate.errors import ConfigError
+from ddbmigrate.errors import ConfigError, DdbMigrateError
 from ddbmigrate.gluelocal.shim import install_awsglue_shim
 
 __all__ = ["glue_argv", "local_spark_session", "run_script"]
@@ -155,6 +158,9 @@ def run_script(path: str | Path, argv: Sequence[str], *, spark: Any = None) -> i
                 runpy.run_path(str(script), run_name="__main__")
             except SystemExit as exc:
                 return _exit_code(exc.code)
+            except DdbMigrateError as exc:
+                print(f"{script.name}: error: {exc}", file=sys.stderr)
+                return exc.exit_code
             except Exception:
                 traceback.print_exc()
                 return 1
