@@ -1,7 +1,7 @@
 """AWS Glue job: import a native DynamoDB export into a table of another account, losslessly.
 
 Arguments (Glue passes them as ``--name value``): ``--JOB_NAME``, ``--export_uri``, ``--mapping``
-(a path), ``--target_table``; optional ``--target_region``, ``--target_role_arn``,
+(a path or ``s3://BUCKET/KEY.json``), ``--target_table``; optional ``--target_region``, ``--target_role_arn``,
 ``--target_external_id``, ``--write_percent`` (0.1–1.5, default 0.5), ``--write_capacity``
 (absolute WCU, for on-demand tables), ``--parallel_tasks``, ``--dead_letter``, ``--max_retries``,
 and locally ``--target_profile``. The pipeline is :mod:`ddbmigrate.bulk`; this script only wires
