@@ -59,6 +59,7 @@ class ExportImportOptions:
 
     export_uri: str
     mapping: str
+    """A mapping file: a local path or ``s3://BUCKET/KEY.json`` (read with ``bucket_account``)."""
     target_table: str
     target: Account
     bucket_account: Account
@@ -258,7 +259,7 @@ def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context:
     started = time.monotonic()
     s3 = options.bucket_account.client("s3")
     export = open_export(options.export_uri, s3)
-    mapping = load_mapping(options.mapping)
+    mapping = load_mapping(options.mapping, s3_client=s3)  # a path, or s3://… in the bucket's account
     table = describe_table(sink_client(options.target), options.target_table, capacity_override=options.write_capacity)
     schema = dict(mapping.schema)
     account_fields = {f: getattr(options.bucket_account, f) for f in ("profile", "region", "endpoint_url", "role_arn", "external_id")}

@@ -83,9 +83,12 @@ def test_export_import_is_lossless_across_accounts(spark, source, source_ddb, ta
     table = unique_name("src")
     expected, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 60, tmp_path / "m.json")
     create_sample_table(target_ddb, table)
+    # the mapping as a Glue job finds it: an object in the job account's bucket
+    s3.put_object(Bucket=bucket, Key="mappings/m.json", Body=(tmp_path / "m.json").read_bytes())
+    (tmp_path / "m.json").unlink()
 
     result = run_export_import(spark, ExportImportOptions(
-        export_uri=uri, mapping=str(tmp_path / "m.json"), target_table=table,
+        export_uri=uri, mapping=f"s3://{bucket}/mappings/m.json", target_table=table,
         target=Account(profile="target"), bucket_account=Account(profile="target"),
         dead_letter=str(tmp_path / "dl"),
     ))

@@ -193,3 +193,38 @@ def test_the_example_in_mappings_is_what_generate_produces() -> None:
     loaded = load_mapping(example)
     regenerated = build_mapping(infer_schema(sample_items(12)), source=loaded.source)
     assert example.read_text(encoding="utf-8") == dumps_mapping(regenerated)
+
+
+# --------------------------------------------------------------------------- from S3 (moto)
+
+
+@pytest.mark.integration
+def test_a_mapping_loads_from_s3(s3: Any, bucket: str, mapping: MappingFile) -> None:
+    s3.put_object(Bucket=bucket, Key="mappings/orders.json", Body=dumps_mapping(mapping).encode("utf-8"))
+    loaded = load_mapping(f"s3://{bucket}/mappings/orders.json", s3_client=s3)
+    assert loaded.mappings == mapping.mappings and loaded.schema == mapping.schema
+    assert loaded.where == f"s3://{bucket}/mappings/orders.json"
+
+
+@pytest.mark.integration
+def test_s3_mapping_errors_name_the_uri(s3: Any, bucket: str, mapping: MappingFile) -> None:
+    missing = f"s3://{bucket}/mappings/nope.json"
+    with pytest.raises(MappingError, match="mapping file not found") as caught:
+        load_mapping(missing, s3_client=s3)
+    assert str(caught.value).startswith(missing)
+    with pytest.raises(MappingError, match="does not exist") as caught:
+        load_mapping(f"s3://{bucket}-absent/m.json", s3_client=s3)
+    assert str(caught.value).startswith(f"s3://{bucket}-absent/m.json")
+    # a broken file is refused like a local one, naming the URI and the rule at fault
+    s3.put_object(Bucket=bucket, Key="bad.json",
+                  Body=edited(mapping, lambda d: d["mappings"][0].__setitem__(3, "varchar")).encode("utf-8"))
+    with pytest.raises(MappingError, match=r"mappings\[0\].*'varchar'") as caught:
+        load_mapping(f"s3://{bucket}/bad.json", s3_client=s3)
+    assert str(caught.value).startswith(f"s3://{bucket}/bad.json")
+
+
+def test_s3_mapping_needs_a_client_and_a_key() -> None:
+    with pytest.raises(MappingError, match=r"s3://my-bucket/m\.json: .*needs an S3 client"):
+        load_mapping("s3://my-bucket/m.json")
+    with pytest.raises(MappingError, match=r"s3://my-bucket/maps/: names a folder"):
+        load_mapping("s3://my-bucket/maps/", s3_client=object())

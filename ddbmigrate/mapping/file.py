@@ -37,8 +37,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from ddbmigrate.errors import MappingError
+from ddbmigrate.errors import ConfigError, MappingError
 from ddbmigrate.mapping.rules import GlueTuple, Rule, compile_rules, generate_mappings
+from ddbmigrate.s3uri import parse_s3_uri
 from ddbmigrate.schema import Schema, normalize_schema, passthrough_reasons
 
 __all__ = [
@@ -158,8 +159,14 @@ def _location(loc: Iterable[Any]) -> str:
     return text
 
 
-def load_mapping(path: str | Path) -> MappingFile:
-    """Read and validate ``mappings/NAME.json``."""
+def load_mapping(path: str | Path, *, s3_client: Any = None) -> MappingFile:
+    """Read and validate a mapping file: a local path, or ``s3://BUCKET/KEY`` read with ``s3_client``.
+
+    A Glue job has no repository checkout, so its ``--mapping`` is usually an S3 object (in the
+    account that runs the job); every error names the path or URI as given.
+    """
+    if isinstance(path, str) and path.startswith("s3://"):
+        return loads_mapping(_read_s3(path, s3_client), where=path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -167,6 +174,43 @@ def load_mapping(path: str | Path) -> MappingFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingError(f"{path}: cannot read the mapping file ({exc.__class__.__name__})") from None
     return loads_mapping(text, where=str(path))
+
+
+def _read_s3(uri: str, s3_client: Any) -> str:
+    """The object's text; :class:`MappingError` naming ``uri`` for a missing object, bucket or permission."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        location = parse_s3_uri(uri, what="--mapping")
+    except ConfigError as exc:
+        raise MappingError(str(exc)) from None
+    if not location.key or location.key.endswith("/"):
+        raise MappingError(f"{uri}: names a folder; --mapping needs the mapping file's key (s3://BUCKET/KEY.json)")
+    if s3_client is None:
+        raise MappingError(f"{uri}: reading a mapping from S3 needs an S3 client (load_mapping(uri, s3_client=...))")
+    try:
+        body = s3_client.get_object(Bucket=location.bucket, Key=location.key)["Body"]
+        try:
+            data = body.read()
+        finally:
+            body.close()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket":
+            raise MappingError(f"{uri}: the bucket {location.bucket!r} does not exist") from None
+        if code in ("NoSuchKey", "404", "NotFound") or status == 404:
+            raise MappingError(f"{uri}: mapping file not found (upload the file that "
+                               "'ddbmigrate mapping generate' wrote, or fix --mapping)") from None
+        if code in ("AccessDenied", "403", "Forbidden") or status == 403:
+            raise MappingError(f"{uri}: access denied reading the mapping file (the job's role needs s3:GetObject on it)") from None
+        raise MappingError(f"{uri}: cannot read the mapping file ({code or status})") from None
+    except BotoCoreError as exc:
+        raise MappingError(f"{uri}: cannot read the mapping file ({exc.__class__.__name__})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MappingError(f"{uri}: the mapping file is not UTF-8 text") from None
 
 
 def save_mapping(mapping: MappingFile, path: str | Path) -> None:
