@@ -53,11 +53,6 @@ from ddbmigrate.schema import infer_schema
 
 REPO = Path(__file__).resolve().parents[1]
 ROLE = "arn:aws:iam::123456789012:role/ddbmigrate-glue"
-SCRIPT = """\
-import sys
-from awsglue.utils import getResolvedOptions
-args = getResolvedOptions(sys.argv, ["JOB_NAME"])
-"""
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +92,8 @@ def make_project(root: Path, suffix: str) -> Path:
     (root / "crawlers").mkdir(parents=True)
     shutil.copy(REPO / "crawlers" / "export_crawler.yaml", root / "crawlers" / "export_crawler.yaml")
     (root / "jobs").mkdir(parents=True)
-    for script in ("export_import.py", "table_copy.py"):
-        (root / "jobs" / script).write_text(SCRIPT)
+    for script in ("export_import.py", "table_copy.py"):  # the real job scripts, as deploy uploads them
+        shutil.copy(REPO / "jobs" / script, root / "jobs" / script)
     (root / "mappings").mkdir()
     save_mapping(build_mapping(infer_schema(sample_items(5))), root / "mappings" / "orders.json")
     text = (REPO / "glue_jobs.yaml").read_text()
@@ -196,7 +191,8 @@ def test_deploy_creates_jobs_and_crawler_then_changes_nothing_then_updates_an_ed
                            .replace("    project: ddbmigrate\n    managed-by: ddbmigrate-deploy\n  arguments:",
                                     "    project: ddbmigrate\n    managed-by: ddbmigrate-deploy\n    team: data\n"
                                     "  arguments:"))
-    (config_path.parent / "jobs" / "table_copy.py").write_text(SCRIPT + "# edited\n")
+    script = config_path.parent / "jobs" / "table_copy.py"
+    script.write_text(script.read_text() + "# edited\n")
     edited = load_config(config_path, values, environ={})
     calls = deploy(edited, target, wheel=wheel, dry_run=True, glue=glue).calls
     assert [c.describe() for c in calls] == [
@@ -222,7 +218,7 @@ def test_deploy_creates_jobs_and_crawler_then_changes_nothing_then_updates_an_ed
     execute([c for c in calls if c.operation != "update_job"], glue, s3)
     assert glue.get_tags(ResourceArn=arn)["Tags"]["team"] == "data"
     body = s3.get_object(Bucket=bucket, Key="ddbmigrate/jobs/table_copy.py")["Body"].read()
-    assert body.endswith(b"# edited\n")
+    assert body == script.read_bytes() and body.startswith(b'"""AWS Glue job: copy a DynamoDB table')
     # what moto could apply is now in place; only the stubbed updates remain to be made
     remaining = deploy(edited, target, wheel=wheel, dry_run=True, glue=glue).calls
     assert [c.operation for c in remaining] == ["update_job", "update_job"]
