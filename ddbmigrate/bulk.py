@@ -14,8 +14,11 @@ Stages, and what each guarantees:
    not fit the schema is dead-lettered with ``<file> line <n>`` and the reason (never the line's
    text). Valid lines go on as JSON text.
 3. **Map.** Spark parses the valid lines with the mapping's explicit schema (no inference pass) and
-   ``ApplyMapping.apply(..., case_sensitive=True)`` applies the (possibly user-edited) rules; real
-   ``awsglue`` on Glue, :mod:`ddbmigrate.gluelocal` elsewhere.
+   the (possibly user-edited) rules are applied case-sensitively. Given a ``glue_context`` (the
+   Glue script), that is ``awsglue.transforms.ApplyMapping.apply(..., case_sensitive=True)`` on a
+   DynamicFrame: real ``awsglue`` on Glue, the :mod:`ddbmigrate.gluelocal` stand-in elsewhere;
+   without one, the library's :func:`ddbmigrate.mapping.spark.apply_mapping` (what the stand-in
+   runs too).
 4. **Write.** Rows become DynamoDB items again (:func:`ddbmigrate.mapping.row_to_item`) and are
    checked against the target table *before any write* with the sink's own validators (key
    attributes present and of the table's types, at most 400 KB); refused items travel to the sink
@@ -241,6 +244,60 @@ def _to_item(row: Any, mapping: Any, table: TableInfo) -> tuple[str, Item | Reje
     return origin, item
 
 
+def _apply_rules(frame: Any, mapping: Any, glue_context: Any) -> Any:
+    """Stage 3's ApplyMapping, case-sensitive, with cast failures marked: Glue's own transform when a GlueContext is given.
+
+    With a ``glue_context`` (the Glue script) the rules go through ``awsglue.transforms.ApplyMapping``
+    on a DynamicFrame — real Glue's implementation on AWS Glue and in the Glue Docker image, the
+    :mod:`ddbmigrate.gluelocal` stand-in elsewhere — so the job maps exactly as a Glue Studio
+    script with the same rules would. Without one (the library, the CLI) the library's
+    :func:`ddbmigrate.mapping.spark.apply_mapping`, which the stand-in also uses, does it directly.
+
+    Either way a user-edited cast that turns a value into null (38 digits into ``long``) must not
+    drop the attribute silently: the target paths concerned land in ``CAST_FAILURES_COLUMN`` and
+    :func:`ddbmigrate.mapping.row_to_item` refuses the row (a dead letter naming the target).
+    Glue's ApplyMapping has no such check, so on that path each cast rule's source value is carried
+    through as an extra plain column and compared with the cast result.
+    """
+    from pyspark.sql import functions as F
+
+    from ddbmigrate.mapping import CAST_FAILURES_COLUMN
+    from ddbmigrate.schema import join_path
+
+    origin_rule = (ORIGIN_COLUMN, "string", ORIGIN_COLUMN, "string")
+    rules = [*mapping.glue_tuples(), origin_rule]
+    if glue_context is None:
+        from ddbmigrate.mapping.spark import apply_mapping
+
+        return apply_mapping(frame, rules, case_sensitive=True, check_casts=True)
+    try:
+        from awsglue.dynamicframe import DynamicFrame
+        from awsglue.transforms import ApplyMapping
+    except ImportError as exc:
+        raise ConfigError(
+            f"a glue_context was given but awsglue cannot be imported ({exc}); call "
+            "ddbmigrate.gluelocal.install_awsglue_shim() first, or pass glue_context=None"
+        ) from None
+    casts = [rule for rule in mapping.rules
+             if rule.target_type != rule.source_type and rule.target_type.name not in ("array", "struct", "map")]
+    carried = {rule.index: f"{ORIGIN_COLUMN}_source_{rule.index}" for rule in casts}
+    extra = [(mapping.mappings[i][0], mapping.mappings[i][1], name, mapping.mappings[i][1]) for i, name in carried.items()]
+    dynamic = DynamicFrame.fromDF(frame, glue_context, "mapped")
+    mapped = ApplyMapping.apply(frame=dynamic, mappings=[*rules, *extra], case_sensitive=True,
+                                transformation_ctx="mapped").toDF()
+    if not casts:
+        return mapped
+    marks = [F.when(F.col(carried[rule.index]).isNotNull() & F.col(_column_path(rule.target)).isNull(),
+                    F.lit(join_path(rule.target))) for rule in casts]
+    failures = F.filter(F.array(*marks), lambda x: x.isNotNull())
+    return mapped.withColumn(CAST_FAILURES_COLUMN, failures).drop(*carried.values())
+
+
+def _column_path(path: tuple[str, ...]) -> str:
+    """A nested target as a Spark column path, every name quoted (names may hold dots)."""
+    return ".".join("`" + name.replace("`", "``") + "`" for name in path)
+
+
 def _origin_and_reason(row: tuple[str, Rejected]) -> tuple[str, str]:
     return row[0], row[1].reason
 
@@ -252,7 +309,7 @@ def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context:
     from ddbmigrate.deadletter import DeadLetterWriter
     from ddbmigrate.export import open_export
     from ddbmigrate.mapping import load_mapping
-    from ddbmigrate.mapping.spark import apply_mapping, spark_schema
+    from ddbmigrate.mapping.spark import spark_schema
     from ddbmigrate.sink import SinkOptions, describe_table, sink_client, write_partitions
     from ddbmigrate.sink.writer import Rejected
 
@@ -274,8 +331,7 @@ def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context:
 
         read_schema = T.StructType([T.StructField(ORIGIN_COLUMN, T.StringType()), *spark_schema(schema).fields])
         frame = spark.read.schema(read_schema).option("mode", "FAILFAST").json(parsed.filter(lambda r: r[1] is not None).map(lambda r: r[1]))
-        rules = [*[tuple(m) for m in mapping.mappings], (ORIGIN_COLUMN, "string", ORIGIN_COLUMN, "string")]
-        mapped = apply_mapping(frame, rules, case_sensitive=True)
+        mapped = _apply_rules(frame, mapping, glue_context)
         converted = mapped.rdd.map(lambda row: _to_item(row, mapping, table)).cache()
         try:
             location = options.dead_letter

@@ -287,3 +287,69 @@ def test_without_a_dead_letter_location_any_refused_item_fails_the_run_before_wr
     assert "3 item(s) cannot be imported" in message
     assert f"{bad.uri} line" in message and "--dead_letter" in message
     assert _scan(target_ddb, table) == []
+
+
+def test_glue_script_maps_with_awsglue_applymapping_and_every_item_arrives(
+        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path, capsys, monkeypatch) -> None:
+    import sys
+
+    from ddbmigrate.gluelocal import run_script
+    from ddbmigrate.gluelocal import transforms as shim_transforms
+
+    # GIVEN an export, its mapping and a well-formed target
+    table = unique_name("src")
+    expected, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 40, tmp_path / "m.json")
+    create_sample_table(target_ddb, table)
+    calls: list[dict[str, Any]] = []
+    original = shim_transforms.ApplyMapping.__call__
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:  # records, then runs the stand-in itself
+        calls.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(shim_transforms.ApplyMapping, "__call__", recording)
+    # WHEN the Glue script runs on the local runtime (awsglue is the stand-in here)
+    script = Path(__file__).resolve().parents[1] / "jobs" / "export_import.py"
+    code = run_script(script, ["--JOB_NAME", "t", "--export_uri", uri, "--mapping", str(tmp_path / "m.json"),
+                               "--target_table", table, "--target_profile", "target", "--dead_letter", str(tmp_path / "dl")],
+                      spark=spark)
+    out = capsys.readouterr().out
+    # THEN the mapping went through awsglue.transforms.ApplyMapping, case-sensitively, once
+    assert sys.modules["awsglue.transforms"].ApplyMapping is shim_transforms.ApplyMapping
+    assert len(calls) == 1 and calls[0]["case_sensitive"] is True
+    assert ("Item.pk.S", "string", "pk", "string") in calls[0]["mappings"]
+    # AND the items are the same as the library path writes: every one equal to its source
+    assert code == 0, out
+    assert "read=40 written=40 dead_lettered=0" in out
+    _assert_every_item_arrived(target_ddb, table, expected)
+    _assert_verify_identical(source, table, 40)
+
+
+@pytest.mark.parametrize("through", ["library", "awsglue ApplyMapping"])
+def test_an_edited_cast_that_cannot_hold_a_value_is_dead_lettered_never_dropped(
+        through, spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN a mapping edited to cast 'precise' (38 digits) to long, which gives null, and sk to long, which fits
+    table = unique_name("src")
+    _, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 12, tmp_path / "m.json")
+    create_sample_table(target_ddb, table)
+    document = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    for rule in document["mappings"]:
+        if rule[2] in ("precise", "sk"):
+            rule[3] = "long"
+    (tmp_path / "m.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    glue_context = None
+    if through != "library":
+        from ddbmigrate.gluelocal import install_awsglue_shim
+
+        install_awsglue_shim()  # no-op where real awsglue works
+        from awsglue.context import GlueContext
+
+        glue_context = GlueContext(spark.sparkContext)
+    # WHEN the job runs
+    result = run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl"), glue_context=glue_context)
+    # THEN no item is written without its 'precise': each is dead-lettered naming that target (and not sk)
+    assert (result.read, result.written, result.dead_lettered) == (12, 0, 12)
+    assert _scan(target_ddb, table) == []
+    letters = [json.loads(line) for f in (tmp_path / "dl").rglob("*.jsonl") for line in f.read_text().splitlines()]
+    assert len(letters) == 12
+    assert all("'precise'" in letter["reason"] and "'sk'" not in letter["reason"] for letter in letters)
