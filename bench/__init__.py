@@ -1,0 +1,1 @@
+"""Benchmarks on the local stack (scripts, not tests): see bench/run.py."""

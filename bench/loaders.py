@@ -1,0 +1,136 @@
+"""Plain parallel BatchWriteItem (the raw ceiling, and fast seeding) and exact item counts.
+
+The raw ceiling is what DynamoDB Local absorbs when nothing but writing happens: request lists
+are built before the clock starts (25 puts each, the items already in wire form), the clients skip
+parameter validation — as much pre-serialisation as boto3 allows; it still JSON-encodes each call —
+and several threads send them at once. No rate limit, no per-item checks, no Spark. The job is
+measured against this in the same run, on the same DynamoDB Local, so machine noise mostly
+cancels out of the ratio.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.config
+
+from ddbmigrate.accounts import Account
+from ddbmigrate.values import Item
+
+BATCH = 25
+
+
+@dataclass(frozen=True)
+class WriteRun:
+    """One timed parallel write."""
+
+    items: int
+    threads: int
+    seconds: float
+
+    @property
+    def items_per_second(self) -> float:
+        return self.items / self.seconds if self.seconds > 0 else 0.0
+
+
+def build_batches(items: Iterable[Item]) -> list[list[dict[str, Any]]]:
+    """Request lists of at most 25 ``PutRequest`` entries, built once, before any clock starts."""
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for item in items:
+        current.append({"PutRequest": {"Item": item}})
+        if len(current) == BATCH:
+            batches.append(current)
+            current = []
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _raw_client(account: Account, threads: int) -> Any:
+    config = botocore.config.Config(
+        parameter_validation=False,
+        retries={"max_attempts": 10, "mode": "standard"},
+        max_pool_connections=max(threads, 1),
+        tcp_keepalive=True,
+    )
+    return account.client("dynamodb", config=config)
+
+
+def parallel_write(account: Account, table: str, batches: Sequence[list[dict[str, Any]]], threads: int) -> WriteRun:
+    """Send every batch with ``threads`` threads (one client each); resend ``UnprocessedItems``.
+
+    Clients are created and warmed (one DescribeTable each) before the clock starts, so the time
+    is writing only.
+    """
+    clients = [_raw_client(account, 1) for _ in range(threads)]
+    for client in clients:
+        client.describe_table(TableName=table)
+    lock = threading.Lock()
+    position = [0]
+
+    def next_batch() -> list[dict[str, Any]] | None:
+        with lock:
+            if position[0] >= len(batches):
+                return None
+            batch = batches[position[0]]
+            position[0] += 1
+            return batch
+
+    def worker(client: Any) -> int:
+        sent = 0
+        while (batch := next_batch()) is not None:
+            request: dict[str, Any] = {table: batch}
+            while request:
+                response = client.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+            sent += len(batch)
+        return sent
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        written = sum(pool.map(worker, clients))
+    seconds = time.perf_counter() - started
+    return WriteRun(items=written, threads=threads, seconds=seconds)
+
+
+def count_items(account: Account, table: str, segments: int = 4) -> int:
+    """Exact item count: a parallel ``Select=COUNT`` Scan (DescribeTable's ItemCount may lag on AWS)."""
+
+    def segment(n: int) -> int:
+        client = account.client("dynamodb")
+        total, start = 0, None
+        while True:
+            kwargs: dict[str, Any] = {"TableName": table, "Select": "COUNT", "Segment": n, "TotalSegments": segments}
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            page = client.scan(**kwargs)
+            total += page["Count"]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return total
+
+    with ThreadPoolExecutor(max_workers=segments) as pool:
+        return sum(pool.map(segment, range(segments)))
+
+
+def fresh_table(account: Account, table: str, *, provisioned_wcu: int | None = None) -> None:
+    """Create ``table`` with the sample schema (dropping a leftover of the same name first)."""
+    from ddbmigrate.sample import create_sample_table
+
+    client = account.client("dynamodb")
+    if table in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=table)
+        client.get_waiter("table_not_exists").wait(TableName=table)
+    create_sample_table(client, table, provisioned_wcu=provisioned_wcu)
+
+
+def drop_table(account: Account, table: str) -> None:
+    """Delete a table that served its purpose (frees DynamoDB Local's memory for the next phase)."""
+    client = account.client("dynamodb")
+    client.delete_table(TableName=table)
