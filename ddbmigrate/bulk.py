@@ -303,7 +303,17 @@ def _origin_and_reason(row: tuple[str, Rejected]) -> tuple[str, str]:
 
 
 def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context: Any = None) -> PipelineResult:
-    """Run the pipeline; return the reconciled counts (the caller decides the exit code)."""
+    """Run the pipeline; return the reconciled counts (the caller decides the exit code).
+
+    Attribute names are case-sensitive whatever the session's setting (restored afterwards).
+    """
+    from ddbmigrate.mapping.spark import case_sensitive_names
+
+    with case_sensitive_names(spark):
+        return _run_export_import(spark, options, glue_context)
+
+
+def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: Any) -> PipelineResult:
     from pyspark.sql import types as T
 
     from ddbmigrate.deadletter import DeadLetterWriter

@@ -267,3 +267,17 @@ def test_spark_schema_matches_the_saved_json(sample: list[Item]) -> None:
 def test_any_items_round_trip_through_generated_rules(spark: SparkSession, items: list[Item]) -> None:
     back = round_trip(spark, items)
     assert sorted(map(item_digest, back)) == sorted(map(item_digest, items))  # equal as DynamoDB compares
+
+
+def test_case_sensitive_names_for_the_block_then_the_sessions_own_setting(spark) -> None:
+    from ddbmigrate.mapping.spark import case_sensitive_names
+
+    spark.conf.set("spark.sql.caseSensitive", "false")
+    try:
+        frame = spark.createDataFrame([("upper", "lower")], ["Case", "case"])
+        with case_sensitive_names(spark):
+            assert frame.select("Case").first()[0] == "upper"  # ambiguous without it
+            assert spark.conf.get("spark.sql.caseSensitive") == "true"
+        assert spark.conf.get("spark.sql.caseSensitive") == "false"
+    finally:
+        spark.conf.set("spark.sql.caseSensitive", "true")  # the shared session's setting (conftest)

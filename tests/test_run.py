@@ -100,3 +100,29 @@ def test_the_progress_bar_follows_the_spark_tasks(spark) -> None:
         spark.sparkContext.parallelize(range(4), 4).map(lambda x: time.sleep(0.4) or x).count()
     shown = screen.getvalue()
     assert "stage 0 (count)" in shown and "4/4 tasks" in shown, shown[-500:]
+
+
+def test_spark_submit_runs_the_export_import_script_as_it_is(
+    source, source_table, target_ddb, s3, bucket, unique_name, tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    uri = emulate_export(source, source_table, s3, bucket, "submit")
+    save_mapping(build_mapping(crawl(open_export(uri, s3))), tmp_path / "m.json")
+    target_table = unique_name("submit")
+    create_sample_table(target_ddb, target_table)
+    spark_submit = Path(sys.executable).parent / "spark-submit"
+
+    done = subprocess.run(
+        [str(spark_submit), "--master", "local[2]", "--conf", "spark.ui.enabled=false", str(job_script("export-import")),
+         "--JOB_NAME", "submitted", "--export_uri", uri, "--mapping", str(tmp_path / "m.json"),
+         "--target_table", target_table, "--target_profile", "target", "--dead_letter", str(tmp_path / "dl")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYSPARK_PYTHON": sys.executable}, cwd=tmp_path,
+    )
+
+    problems = [line for line in done.stderr.splitlines() if " INFO " not in line]
+    assert done.returncode == 0, (done.stdout[-1000:], problems[-40:])
+    assert "read=40 written=40 dead_lettered=0" in done.stdout
+    assert _count(target_ddb, target_table) == 40

@@ -27,7 +27,8 @@ for ``decimal(10,2)``), so that the writer dead-letters the row instead of dropp
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
@@ -43,7 +44,7 @@ from ddbmigrate.mapping.rules import Rule, check_targets, parse_rule
 from ddbmigrate.mapping.types import GlueType
 from ddbmigrate.schema import join_path
 
-__all__ = ["apply_mapping", "read_items", "spark_schema", "spark_type"]
+__all__ = ["apply_mapping", "case_sensitive_names", "read_items", "spark_schema", "spark_type"]
 
 _ATOMIC: dict[str, T.DataType] = {
     "string": T.StringType(), "long": T.LongType(), "int": T.IntegerType(), "short": T.ShortType(),
@@ -68,6 +69,24 @@ def read_items(spark: SparkSession, lines: Any, schema: Mapping[str, Any]) -> Da
     """Parse export lines (an RDD or list of JSON strings) with the explicit schema: no inference."""
     rdd = lines if hasattr(lines, "mapPartitions") else spark.sparkContext.parallelize(list(lines))
     return spark.read.schema(spark_schema(schema)).json(rdd)
+
+
+
+@contextmanager
+def case_sensitive_names(spark: SparkSession) -> Iterator[None]:
+    """``spark.sql.caseSensitive=true`` for the block, then the session's own setting again.
+
+    DynamoDB attribute names are case-sensitive (``Case`` and ``case`` are two attributes), Spark's
+    analyzer is not by default — and neither is Glue's session — so the same frame would be
+    ambiguous there. The pipelines set it themselves rather than rely on the caller's session.
+    """
+    key = "spark.sql.caseSensitive"
+    before = spark.conf.get(key, "false")
+    spark.conf.set(key, "true")
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before)
 
 
 @dataclass
