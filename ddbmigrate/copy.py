@@ -40,9 +40,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from pyspark.accumulators import AccumulatorParam
-
 from ddbmigrate.accounts import Account
+from ddbmigrate.accumulators import MergeParam
 from ddbmigrate.bulk import PipelineResult
 from ddbmigrate.capacity import (
     DEFAULT_READ_PERCENT,
@@ -215,14 +214,6 @@ class ScanStats:
         )
 
 
-class _ScanStatsParam(AccumulatorParam):  # type: ignore[misc]  # pyspark ships no type hints
-    def zero(self, value: ScanStats) -> ScanStats:
-        return ScanStats()
-
-    def addInPlace(self, value1: ScanStats, value2: ScanStats) -> ScanStats:  # Spark's name
-        return value1.merge(value2)
-
-
 @dataclass(frozen=True)
 class CopyPlan:
     """The driver's decisions, shipped to every segment (picklable)."""
@@ -327,7 +318,7 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
 
         mapping = load_mapping(options.mapping)
         ItemMapping(mapping)  # refuse a casting rule on the driver, before any read
-    scanned = sc.accumulator(ScanStats(), _ScanStatsParam())
+    scanned = sc.accumulator(ScanStats(), MergeParam())
 
     def scan_partition(segment: int, _: Iterator[Any]) -> Iterator[Any]:
         stats = ScanStats()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,11 +38,13 @@ from rich.progress import (
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT, DEFAULT_WRITE_PERCENT, SLOTS_PER_EXECUTOR
+from ddbmigrate.cli.options import Decorator, apply, side_options
 from ddbmigrate.errors import ConfigError
 
 __all__ = ["command", "job_script", "spark_progress"]
 
 _JOB_SCRIPTS = {"export-import": "export_import.py", "table-copy": "table_copy.py"}
+_TABLE_HELP = "The table's name or ARN (an ARN's region is used when none is given)."
 
 
 def job_script(job: str) -> Path:
@@ -116,18 +118,7 @@ def _run(job: str, arguments: dict[str, Any]) -> int:
             session.stop()
 
 
-def _side_options(side: str) -> list[Callable[[Callable[..., Any]], Callable[..., Any]]]:
-    return [
-        click.option(f"--{side}-table", required=True, help=f"The {side} table's name or ARN."),
-        click.option(f"--{side}-profile", help=f"AWS profile of the {side} account."),
-        click.option(f"--{side}-region", help="AWS region (default: the profile's, or the ARN's)."),
-        click.option(f"--{side}-role-arn", help="Role to assume in that account (credentials refresh)."),
-        click.option(f"--{side}-external-id", help="External id for the role."),
-        click.option(f"--{side}-endpoint-url", help="DynamoDB endpoint override (e.g. DynamoDB Local)."),
-    ]
-
-
-def _write_options() -> list[Callable[[Callable[..., Any]], Callable[..., Any]]]:
+def _write_options() -> list[Decorator]:
     return [
         click.option("--write-percent", type=float, default=DEFAULT_WRITE_PERCENT, show_default=True,
                      help="Share of the target's WCU for the whole job (0.1–1.5, Glue's rule)."),
@@ -143,21 +134,6 @@ def _write_options() -> list[Callable[[Callable[..., Any]], Callable[..., Any]]]
         click.option("--workers", type=click.IntRange(min=2), default=10, show_default=True,
                      help="For --estimate: the number of Glue workers."),
     ]
-
-
-def _apply(options: list[Callable[[Callable[..., Any]], Callable[..., Any]]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
-
-
-def _account(values: dict[str, Any], side: str) -> Account:
-    return Account(profile=values.get(f"{side}_profile"), region=values.get(f"{side}_region"),
-                   endpoint_url=values.get(f"{side}_endpoint_url"), role_arn=values.get(f"{side}_role_arn"),
-                   external_id=values.get(f"{side}_external_id"), label=side)
 
 
 def _print_estimate(path: str, source_stats: Any, target: Account, target_table: str, values: dict[str, Any]) -> None:
@@ -182,16 +158,16 @@ def command() -> None:
 @command.command("export-import")
 @click.option("--export", "export_uri", required=True, help="Export folder: s3://B/P/AWSDynamoDB/<ExportId>/.")
 @click.option("--mapping", required=True, help="Mapping file (path or s3://…) from `ddbmigrate mapping generate`.")
-@_apply(_side_options("target"))
-@_apply(_write_options())
+@apply(side_options("target", table_help=_TABLE_HELP))
+@apply(_write_options())
 def export_import(**values: Any) -> int:
     """Import a native DynamoDB export into the target table (jobs/export_import.py)."""
     if values["estimate"]:
         from ddbmigrate.estimate import stats_from_export_summary
         from ddbmigrate.export import open_export
 
-        export = open_export(values["export_uri"], _account(values, "target").client("s3"))
-        _print_estimate("export-import", stats_from_export_summary(export.summary), _account(values, "target"),
+        export = open_export(values["export_uri"], Account.from_options("target", values, label="target").client("s3"))
+        _print_estimate("export-import", stats_from_export_summary(export.summary), Account.from_options("target", values, label="target"),
                         values["target_table"], values)
         return 0
     return _run("export-import", {
@@ -201,22 +177,22 @@ def export_import(**values: Any) -> int:
 
 
 @command.command("table-copy")
-@_apply(_side_options("source"))
-@_apply(_side_options("target"))
+@apply(side_options("source", table_help=_TABLE_HELP))
+@apply(side_options("target", table_help=_TABLE_HELP))
 @click.option("--read-percent", type=float, default=DEFAULT_READ_PERCENT, show_default=True,
               help="Share of the source's RCU for the whole job (0.1–1.5; on-demand counts as 40,000).")
 @click.option("--read-capacity", type=click.IntRange(min=1), help="RCU to take the percentage of instead of the table's.")
 @click.option("--splits", type=click.IntRange(1, 1_000_000), help="Parallel Scan segments (default: Spark's task slots).")
 @click.option("--consistent", is_flag=True, help="Strongly consistent reads (twice the read units).")
 @click.option("--mapping", help="Optional mapping file of renames (path or s3://…).")
-@_apply(_write_options())
+@apply(_write_options())
 def table_copy(**values: Any) -> int:
     """Copy the source table into the target table with a parallel Scan (jobs/table_copy.py)."""
     if values["estimate"]:
         from ddbmigrate.cli.estimate import describe_table_stats
 
-        source_stats = describe_table_stats(_account(values, "source"), values["source_table"], option="--source-table")
-        _print_estimate("table-copy", source_stats, _account(values, "target"), values["target_table"], values)
+        source_stats = describe_table_stats(Account.from_options("source", values, label="source"), values["source_table"], option="--source-table")
+        _print_estimate("table-copy", source_stats, Account.from_options("target", values, label="target"), values["target_table"], values)
         return 0
     return _run("table-copy", {
         "source_table": values["source_table"], "target_table": values["target_table"],

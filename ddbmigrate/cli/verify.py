@@ -27,25 +27,15 @@ from rich.table import Table
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT
+from ddbmigrate.cli.options import side_options
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.verify import VerifyOptions, VerifyReport, mapping_transform, verify_spark, verify_tables
 
 
-def _side_options(side: str) -> list[Callable[[Callable[..., Any]], Callable[..., Any]]]:
-    return [
-        click.option(f"--{side}-table", required=True, help=f"The {side} table's name."),
-        click.option(f"--{side}-profile", help=f"AWS profile of the {side} account."),
-        click.option(f"--{side}-region", help="AWS region (default: the profile's)."),
-        click.option(f"--{side}-role-arn", help="Role to assume in that account (credentials refresh)."),
-        click.option(f"--{side}-external-id", help="External id for the role."),
-        click.option(f"--{side}-endpoint-url", help="DynamoDB endpoint override (e.g. DynamoDB Local)."),
-    ]
-
-
 def _options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
-        *_side_options("source"),
-        *_side_options("target"),
+        *side_options("source"),
+        *side_options("target"),
         click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path),
                      help="Mapping file the migration used: compare source items as mapped (renames, drops, nesting)."),
         click.option("--segments", type=int, default=4, show_default=True, help="Parallel Scan segments per table."),

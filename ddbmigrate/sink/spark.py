@@ -10,7 +10,7 @@ slots = ``spark.default.parallelism`` — and fit the input to it:
 
 Each task then writes at ``floor(capacity × percent) / tasks`` WCU per second with its own token
 bucket, client and dead-letter file ``<run>-part-<n>-attempt-<a>.jsonl``. The writers' counters
-come back through one accumulator (:class:`SinkStatsParam`) updated inside an *action*
+come back through one accumulator (:class:`~ddbmigrate.accumulators.MergeParam`) updated inside an *action*
 (``foreachPartition``), for which Spark applies each task's update exactly once — a retried task
 attempt does not double-count. A task that gives up raises :class:`SinkError`; Spark may retry
 the task (writes are idempotent) and otherwise fails the job, and the driver re-raises the
@@ -28,9 +28,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.accumulators import AccumulatorParam
-
 from ddbmigrate import errors
+from ddbmigrate.accumulators import MergeParam
 from ddbmigrate.capacity import default_parallel_tasks, task_budget
 from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.errors import DdbMigrateError, SinkError
@@ -40,19 +39,9 @@ from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.sink.writer import Rejected, TableInfo, TableWriter, describe_table, sink_client
 from ddbmigrate.values import key_of
 
-__all__ = ["SinkStatsParam", "TaskPlan", "write_partitions"]
+__all__ = ["TaskPlan", "write_partitions"]
 
 log = logging.getLogger(__name__)
-
-
-class SinkStatsParam(AccumulatorParam):  # type: ignore[misc]  # pyspark ships no type hints
-    """Accumulate :class:`SinkStats` (field by field)."""
-
-    def zero(self, value: SinkStats) -> SinkStats:
-        return SinkStats()
-
-    def addInPlace(self, value1: SinkStats, value2: SinkStats) -> SinkStats:  # Spark's name
-        return value1.merge(value2)
 
 
 @dataclass(frozen=True)
@@ -113,7 +102,7 @@ def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = Non
         "writing %s: capacity %d WCU × %.2f over %d task(s) = %.1f WCU/s per task",
         options.table, info.write_capacity, options.write_percent, tasks, plan.rate,
     )
-    accumulator = sc.accumulator(SinkStats(), SinkStatsParam())
+    accumulator = sc.accumulator(SinkStats(), MergeParam())
 
     def run(iterator: Iterator[Any]) -> None:
         from pyspark import TaskContext
