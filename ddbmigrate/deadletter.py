@@ -10,7 +10,9 @@ One JSON-lines file per writer (per Spark task attempt), in a local folder or un
      "item": {"sk": {"N": "3"}, "name": {"S": …}}}  # the whole item, DynamoDB JSON
 
 ``key`` holds the key attributes the item *has* (it may be partial when a key attribute is the
-problem); ``item`` is ``null`` for a delete. The reason names attributes, never values.
+problem); ``item`` is ``null`` for a delete, and for input that never became an item (a malformed
+export line: its ``origin`` names the file and line to fix; replay refuses it, saying so). The
+reason names attributes, never values.
 
 Behaviour:
 
@@ -341,8 +343,8 @@ def _parse_record(line: str, where: str) -> dict[str, Any]:
     operation = record.get("operation", "put")
     if operation not in _OPERATIONS:
         raise InvalidItemError(f"{where}: operation must be one of {', '.join(_OPERATIONS)}, got {operation!r}")
-    if operation == "put" and not isinstance(record["item"], dict):
-        raise InvalidItemError(f"{where}: a put needs its item (DynamoDB JSON); 'item' is missing or null")
+    if operation == "put" and record["item"] is not None and not isinstance(record["item"], dict):
+        raise InvalidItemError(f"{where}: a put's item must be DynamoDB JSON (an object) or null")
     if operation == "delete" and not isinstance(record["key"], dict):
         raise InvalidItemError(f"{where}: a delete needs its key (DynamoDB JSON); 'key' is missing or null")
     return record
@@ -376,6 +378,11 @@ def replay_dead_letters(location: str, writer: ItemWriter, *, s3_client: Any = N
             )
         if record.get("operation", "put") == "delete":
             writer.delete(item_from_json(record["key"], where=entry.where), origin=entry.where)
+        elif record["item"] is None:
+            raise InvalidItemError(
+                f"{entry.where}: nothing to replay — the input never became an item ({record['reason']}); "
+                f"fix it at its origin, {record['origin']}, and import it again, then delete this line"
+            )
         else:
             writer.put(item_from_json(record["item"], where=entry.where), origin=entry.where)
         handed += 1

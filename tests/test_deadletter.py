@@ -109,8 +109,8 @@ def test_reading_names_file_and_line_of_a_broken_record(tmp_path: Path) -> None:
     assert next(entries).record["item"] == {"pk": {"S": "a"}}
     with pytest.raises(InvalidItemError, match=r"x\.jsonl line 2: not JSON"):
         next(entries)
-    path.write_text('{"reason":"r","origin":"o","key":{},"item":null}\n')
-    with pytest.raises(InvalidItemError, match="line 1: a put needs its item"):
+    path.write_text('{"reason":"r","origin":"o","key":{},"item":[1]}\n')
+    with pytest.raises(InvalidItemError, match="line 1: a put's item must be DynamoDB JSON"):
         list(read_dead_letters(str(path)))
     with pytest.raises(ConfigError, match="does not exist"):
         list_dead_letter_files(str(tmp_path / "missing"))
@@ -158,3 +158,22 @@ def test_replay_refuses_lossy_records_until_fixed(tmp_path: Path, target: Any, t
     with TableWriter(sink_client(target), describe_table(target_ddb, table)) as w, pytest.raises(InvalidItemError, match="lossy"):
         replay_dead_letters(str(tmp_path), w)
     assert w.stats.received == 0
+
+
+def test_a_letter_without_an_item_is_read_but_replay_says_where_to_fix_it(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"reason":"malformed line: JSONDecodeError","origin":"s3://b/data/f.json.gz line 7",'
+                    '"operation":"put","key":null,"item":null}\n')
+    [entry] = list(read_dead_letters(str(tmp_path)))
+    assert entry.record["item"] is None
+
+    class Refuse:
+        def put(self, item: Any, *, origin: str = "") -> None:
+            raise AssertionError("nothing may be written")
+
+        def delete(self, key: Any, *, origin: str = "") -> None:
+            raise AssertionError("nothing may be written")
+
+    with pytest.raises(InvalidItemError, match=r"x\.jsonl line 1: nothing to replay .*malformed line.*"
+                                               r"fix it at its origin, s3://b/data/f\.json\.gz line 7"):
+        replay_dead_letters(str(tmp_path), Refuse())
