@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError, DdbMigrateError, ExportError
+from ddbmigrate.jobargs import JobArgs
 from ddbmigrate.values import Item
 
 if TYPE_CHECKING:
@@ -84,33 +85,9 @@ class ExportImportOptions:
     def from_job_args(cls, args: dict[str, Any]) -> ExportImportOptions:
         """Build from ``getResolvedOptions`` output (Glue argument names, all strings)."""
 
-        def opt(name: str) -> str | None:
-            value = args.get(name)
-            return None if value in (None, "", "None") else str(value)
-
-        def required(name: str) -> str:
-            value = opt(name)
-            if value is None:
-                raise ConfigError(f"--{name} is required")
-            return value
-
-        def integer(name: str) -> int | None:
-            value = opt(name)
-            if value is None:
-                return None
-            try:
-                return int(value)
-            except ValueError:
-                raise ConfigError(f"--{name}: expected a whole number, got {value!r}") from None
-
-        target = Account(
-            profile=opt("target_profile"),
-            region=opt("target_region"),
-            endpoint_url=opt("target_endpoint_url"),
-            role_arn=opt("target_role_arn"),
-            external_id=opt("target_external_id"),
-            label="target",
-        )
+        values = JobArgs(args)
+        opt, required, integer = values.text, values.required, values.integer
+        target = values.account("target")
         bucket_account = Account(profile=opt("target_profile"), region=opt("target_region"), label="export bucket")
         return cls(
             export_uri=required("export_uri"),

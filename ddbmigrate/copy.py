@@ -52,6 +52,7 @@ from ddbmigrate.capacity import (
     validate_percent,
 )
 from ddbmigrate.errors import ConfigError, DdbMigrateError, SourceError
+from ddbmigrate.jobargs import JobArgs
 from ddbmigrate.sink import Rejected, SinkOptions, write_partitions
 from ddbmigrate.sink.options import split_table_arn
 from ddbmigrate.source import PageStats, scan_segment, source_client
@@ -107,7 +108,7 @@ class TableCopyOptions:
     @classmethod
     def from_job_args(cls, args: dict[str, Any]) -> TableCopyOptions:
         """Build from ``getResolvedOptions`` output (Glue argument names, all strings)."""
-        values = _JobArgs(args)
+        values = JobArgs(args)
         return cls(
             source_table=values.required("source_table"),
             source=values.account("source"),
@@ -130,48 +131,6 @@ def _same_place(a: Account, b: Account) -> bool:
     """Both accounts reach the same DynamoDB with the same identity (so the same table name is one table)."""
     fields_ = ("profile", "region", "endpoint_url", "role_arn")
     return all(getattr(a, f) == getattr(b, f) for f in fields_)
-
-
-class _JobArgs:
-    """Typed reads of Glue's string arguments, each error naming the ``--argument``."""
-
-    def __init__(self, args: dict[str, Any]) -> None:
-        self._args = args
-
-    def text(self, name: str) -> str | None:
-        value = self._args.get(name)
-        return None if value in (None, "", "None") else str(value)
-
-    def required(self, name: str) -> str:
-        value = self.text(name)
-        if value is None:
-            raise ConfigError(f"--{name} is required")
-        return value
-
-    def integer(self, name: str) -> int | None:
-        value = self.text(name)
-        if value is None:
-            return None
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigError(f"--{name}: expected a whole number, got {value!r}") from None
-
-    def flag(self, name: str) -> bool:
-        value = (self.text(name) or "false").lower()
-        if value not in ("true", "false"):
-            raise ConfigError(f"--{name}: expected true or false, got {value!r}")
-        return value == "true"
-
-    def account(self, side: str) -> Account:
-        return Account(
-            profile=self.text(f"{side}_profile"),
-            region=self.text(f"{side}_region"),
-            endpoint_url=self.text(f"{side}_endpoint_url"),
-            role_arn=self.text(f"{side}_role_arn"),
-            external_id=self.text(f"{side}_external_id"),
-            label=side,
-        )
 
 
 @dataclass
