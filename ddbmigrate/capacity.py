@@ -29,6 +29,7 @@ __all__ = [
     "default_parallel_tasks",
     "glue_slots",
     "job_budget",
+    "spark_task_slots",
     "table_read_capacity",
     "table_write_capacity",
     "task_budget",
@@ -115,6 +116,26 @@ def glue_slots(worker_type: str, workers: int) -> int:
     if workers < 2:
         raise ConfigError(f"number of workers must be at least 2 (one is the driver), got {workers}")
     return (workers - 1) * SLOTS_PER_EXECUTOR[worker_type]
+
+
+def spark_task_slots(spark_context: Any) -> int:
+    """The running job's task slots: executors × cores per executor, as Glue sizes them.
+
+    On Glue the executors are the workers but one (``spark.dynamicAllocation.maxExecutors`` or
+    ``spark.executor.instances``) and each has ``spark.executor.cores`` slots (4 for G.1X, 8 for
+    G.2X, …), which is :func:`glue_slots`' formula read from the job itself — so a run started with
+    other worker settings than the job's defaults is sized right. Where those are not set (local
+    mode), Spark's default parallelism is the number of slots.
+    """
+    conf = spark_context.getConf()
+    executors = conf.get("spark.executor.instances") or conf.get("spark.dynamicAllocation.maxExecutors")
+    cores = conf.get("spark.executor.cores")
+    try:
+        if executors and cores and 0 < int(executors) < 100_000:
+            return int(executors) * int(cores)
+    except ValueError:
+        pass
+    return max(1, int(spark_context.defaultParallelism))
 
 
 def default_parallel_tasks(partitions: int, slots: int) -> int:

@@ -10,9 +10,9 @@ fetched them once, which stopped it after an hour, about 140 GB).
 
 Stages, and what each guarantees:
 
-1. **Plan** (driver). Describe both tables. ``splits`` Scan segments, by default Spark's default
-   parallelism — on Glue the job's task slots, (workers − 1) × slots per worker (4 for G.1X, 8
-   for G.2X, …; see :func:`ddbmigrate.capacity.glue_slots`) — so every slot scans. The sink
+1. **Plan** (driver). Describe both tables. ``splits`` Scan segments, by default the job's task
+   slots — (workers − 1) × slots per worker (4 for G.1X, 8 for G.2X, …), read from the running
+   job's executor settings (:func:`ddbmigrate.capacity.spark_task_slots`) — so every slot scans. The sink
    settles its parallel tasks the usual way (``--parallel_tasks``, else min(splits, slots)).
 2. **Scan** (one Spark partition per segment). Eventually consistent by default. At most
    min(splits, tasks) segments run at once, so each gets floor(RCU × read percent) / that many
@@ -48,6 +48,7 @@ from ddbmigrate.capacity import (
     DEFAULT_WRITE_PERCENT,
     default_parallel_tasks,
     job_budget,
+    spark_task_slots,
     table_read_capacity,
     validate_percent,
 )
@@ -269,7 +270,7 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
     """Run the copy; return the reconciled counts (the caller decides the exit code)."""
     started = time.monotonic()
     sc = spark.sparkContext
-    plan = plan_copy(options, slots=sc.defaultParallelism)
+    plan = plan_copy(options, slots=spark_task_slots(sc))
     mapping = None
     if options.mapping:
         from ddbmigrate.mapping import load_mapping

@@ -30,7 +30,7 @@ from typing import Any
 
 from ddbmigrate import errors
 from ddbmigrate.accumulators import MergeParam
-from ddbmigrate.capacity import default_parallel_tasks, task_budget
+from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots, task_budget
 from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.errors import DdbMigrateError, SinkError
 from ddbmigrate.sink.options import SinkOptions
@@ -95,7 +95,7 @@ def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = Non
     sc = rows.context
     info = describe_table(options.target.client("dynamodb"), options.table, capacity_override=options.capacity_override)
     partitions = rows.getNumPartitions()
-    tasks = options.parallel_tasks or default_parallel_tasks(partitions, slots or sc.defaultParallelism)
+    tasks = options.parallel_tasks or default_parallel_tasks(partitions, slots or spark_task_slots(sc))
     fitted = _fit(rows, partitions, tasks, info)
     plan = TaskPlan(options, info, task_budget(info.write_capacity, options.write_percent, tasks), run_id or _run_id())
     log.info(
