@@ -1,7 +1,7 @@
 """The three measurements: job throughput vs the raw ceiling, rate control, table copy.
 
 Each returns :class:`Check` rows (what was measured, its target, pass/fail) and prints a table.
-A fast-but-wrong run cannot score: every scenario counts the target table with an exact Scan and
+A fast-but-wrong run cannot score: every scenario counts the target table (DescribeTable, exact on DynamoDB Local) and
 fails when it does not hold exactly the items written.
 """
 
@@ -174,7 +174,7 @@ def throughput(world: World, exported: ExportedSource, ceiling: Ceiling, console
     table.add_row("[bold]job, whole[/] (read+check+map+write)", str(job.items), f"{job.seconds:.1f}",
                   f"{job.items_per_second:.0f}", f"[bold]{ratio:.2f}[/]")
     if job.write_seconds is not None and job.write_items_per_second is not None:
-        table.add_row("job, write phase only", str(job.items), f"{job.write_seconds:.1f}",
+        table.add_row("job, from the sink's start (convert+write)", str(job.items), f"{job.write_seconds:.1f}",
                       f"{job.write_items_per_second:.0f}", f"{job.write_items_per_second / ceiling.items_per_second:.2f}")
     r = job.result
     table.caption = (f"job: read {r.read}, written {r.written}, dead-lettered {r.dead_lettered}, retries {r.retries}; "
