@@ -27,9 +27,16 @@ __all__ = ["Account", "client_config"]
 _DEFAULT_RETRIES = {"max_attempts": 10, "mode": "adaptive"}
 
 
-def client_config(*, max_pool_connections: int = 32, retries: dict[str, Any] | None = None) -> botocore.config.Config:
-    """The botocore client config we use everywhere: adaptive retries, enough pooled connections."""
+def client_config(
+    *, max_pool_connections: int = 32, retries: dict[str, Any] | None = None, parameter_validation: bool = True,
+) -> botocore.config.Config:
+    """The botocore client config we use everywhere: adaptive retries, enough pooled connections.
+
+    ``parameter_validation=False`` is for callers that validate every request themselves (the
+    sink checks each item before it is batched), where botocore's second pass only costs CPU.
+    """
     return botocore.config.Config(
+        parameter_validation=parameter_validation,
         retries=retries or dict(_DEFAULT_RETRIES),
         max_pool_connections=max_pool_connections,
         connect_timeout=10,

@@ -462,3 +462,9 @@ def test_dynamodbs_own_message_stays_out_of_errors_and_logs(target: Any, target_
     assert str(caught.value).endswith("line 1 cannot be written: rejected by DynamoDB (ValidationException). "
                                       "Set a dead-letter location to collect such items instead of failing.")
     assert "may not be empty" not in str(caught.value) and "may not be empty" not in caplog.text
+
+
+def test_the_sink_client_leaves_validation_and_retries_to_the_writer(target: Any) -> None:
+    config = sink_client(target).meta.config
+    assert config.parameter_validation is False  # the writer validates each item before batching
+    assert config.retries["total_max_attempts"] == 1  # retries are the writer's, counted and bounded
