@@ -6,6 +6,7 @@ and checks that ``received = written + dead_lettered``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -464,7 +465,13 @@ def test_dynamodbs_own_message_stays_out_of_errors_and_logs(target: Any, target_
     assert "may not be empty" not in str(caught.value) and "may not be empty" not in caplog.text
 
 
-def test_the_sink_client_leaves_validation_and_retries_to_the_writer(target: Any) -> None:
-    config = sink_client(target).meta.config
-    assert config.parameter_validation is False  # the writer validates each item before batching
-    assert config.retries["total_max_attempts"] == 1  # retries are the writer's, counted and bounded
+def test_the_sink_client_leaves_validation_and_retries_to_the_writer(target: Any, table: str) -> None:
+    client = sink_client(target)
+    # botocore does not check the request (the writer has, item by item): a wrong payload type is
+    # sent, where a validating client raises ParamValidationError before sending
+    wrong = {table: [{"PutRequest": {"Item": {"pk": {"S": 1}, "sk": {"N": "1"}}}}]}
+    with pytest.raises(ParamValidationError):
+        target.client("dynamodb").batch_write_item(RequestItems=wrong)
+    with contextlib.suppress(ClientError):  # DynamoDB refuses it (SerializationException); DynamoDB Local coerces it
+        client.batch_write_item(RequestItems=wrong)
+    assert client.meta.config.retries["total_max_attempts"] == 1  # retries are the writer's, counted and bounded
