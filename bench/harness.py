@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Any
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.local.stack import Stack, stack_down, stack_up
+from ddbmigrate.local.stack import Stack, patched_environ, stack_down, stack_up
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,21 +40,6 @@ class World:
     source: Account
     target: Account
     workdir: Path
-
-
-@contextlib.contextmanager
-def patched_environ(values: dict[str, str]) -> Iterator[None]:
-    """Set ``values`` in ``os.environ`` and restore the previous values (or absence) afterwards."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @contextlib.contextmanager

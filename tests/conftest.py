@@ -40,20 +40,14 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from ddbmigrate.local.stack import stack_down, stack_up
+    from ddbmigrate.local.stack import patched_environ, stack_down, stack_up
 
     state_dir = tmp_path_factory.mktemp("stack")
     stack = stack_up(state_dir)
-    saved = {k: os.environ.get(k) for k in stack.environ()}
-    os.environ.update(stack.environ())
     try:
-        yield stack
+        with patched_environ(stack.environ()):
+            yield stack
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         stack_down(state_dir)
 
 

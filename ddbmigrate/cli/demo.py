@@ -10,7 +10,7 @@ same code as ``jobs/export_import.py``) and verifies every item of the target ag
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.local.stack import DEFAULT_STATE_DIR, stack_down, stack_up
+from ddbmigrate.local.stack import DEFAULT_STATE_DIR, patched_environ, stack_down, stack_up
 from ddbmigrate.sample import create_sample_table, sample_items
 
 _TABLE = "ddbmigrate-demo-orders"
@@ -41,8 +41,8 @@ def command(items: int, out: Path, state_dir: Path, keep_stack: bool) -> None:
     console = Console(stderr=True)
     started = time.monotonic()
     stack = stack_up(state_dir)
-    saved = {name: os.environ.get(name) for name in stack.environ()}
-    os.environ.update(stack.environ())  # restored in `finally`: callers (tests) keep their own stack
+    cleanup = contextlib.ExitStack()
+    cleanup.enter_context(patched_environ(stack.environ()))  # restored in `finally`: callers keep their own stack
     try:
         source, target = Account(profile="source", label="source"), Account(profile="target", label="target")
         ddb, s3 = source.client("dynamodb"), target.client("s3")
@@ -112,11 +112,7 @@ def command(items: int, out: Path, state_dir: Path, keep_stack: bool) -> None:
             raise click.ClickException(f"export {export.item_count}, read {result.read}, written {result.written} of {items} items")
         report.raise_if_different()
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        cleanup.close()
         if not keep_stack:
             stack_down(state_dir)
 

@@ -36,9 +36,27 @@ from pathlib import Path
 from ddbmigrate.errors import LocalStackError
 from ddbmigrate.local.dynamodb_local import check_java, dynamodb_local_command, ensure_dynamodb_local
 
-__all__ = ["DEFAULT_STATE_DIR", "PROFILES", "Stack", "StackService", "stack_down", "stack_status", "stack_up"]
+__all__ = ["DEFAULT_STATE_DIR", "PROFILES", "Stack", "StackService", "patched_environ", "stack_down", "stack_status", "stack_up"]
 
 DEFAULT_STATE_DIR = Path(".stack")
+
+
+@contextlib.contextmanager
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the block, then the previous values (or their absence) again.
+
+    In-process callers (tests, a notebook running the demo) keep their own stack's environment.
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 PROFILES: dict[str, str] = {"source": "eu-west-1", "target": "us-east-1"}
 """Profile name → region. Two regions on purpose: nothing may assume source and target share one."""
 
