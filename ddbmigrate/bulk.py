@@ -319,10 +319,11 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
         read_schema = T.StructType([T.StructField(ORIGIN_COLUMN, T.StringType()), *spark_schema(schema).fields])
         frame = spark.read.schema(read_schema).option("mode", "FAILFAST").json(parsed.filter(lambda r: r[1] is not None).map(lambda r: r[1]))
         mapped = _apply_rules(frame, mapping, glue_context)
-        converted = mapped.rdd.map(lambda row: _to_item(row, mapping, table)).cache()
+        converted = mapped.rdd.map(lambda row: _to_item(row, mapping, table))
         try:
             location = options.dead_letter
-            if location is None:
+            if location is None:  # two passes: look for refusals first, write only if there are none
+                converted.cache()  # (with a dead-letter location one streaming pass suffices: no cache)
                 refused = converted.filter(lambda r: isinstance(r[1], Rejected))
                 count = len(rejected) + refused.count()
                 if count:
