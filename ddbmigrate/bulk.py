@@ -84,22 +84,15 @@ class ExportImportOptions:
     @classmethod
     def from_job_args(cls, args: dict[str, Any]) -> ExportImportOptions:
         """Build from ``getResolvedOptions`` output (Glue argument names, all strings)."""
-
         values = JobArgs(args)
-        opt, required, integer = values.text, values.required, values.integer
-        target = values.account("target")
-        bucket_account = Account(profile=opt("target_profile"), region=opt("target_region"), label="export bucket")
         return cls(
-            export_uri=required("export_uri"),
-            mapping=required("mapping"),
-            target_table=required("target_table"),
-            target=target,
-            bucket_account=bucket_account,
-            write_percent=validate_percent(opt("write_percent") or DEFAULT_WRITE_PERCENT, option="--write_percent"),
-            write_capacity=integer("write_capacity"),
-            parallel_tasks=integer("parallel_tasks"),
-            dead_letter=opt("dead_letter"),
-            max_retries=integer("max_retries") or 10,
+            export_uri=values.required("export_uri"),
+            mapping=values.required("mapping"),
+            target_table=values.required("target_table"),
+            target=values.account("target"),
+            bucket_account=Account(profile=values.text("target_profile"), region=values.text("target_region"),
+                                   label="export bucket"),
+            **values.write_options(),
         )
 
 

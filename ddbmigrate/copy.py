@@ -35,6 +35,7 @@ full-item put.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
@@ -60,6 +61,8 @@ from ddbmigrate.source import PageStats, scan_segment, source_client
 from ddbmigrate.values import Item
 
 __all__ = ["CopyPlan", "CopyResult", "ScanStats", "TableCopyOptions", "plan_copy", "run_table_copy"]
+
+log = logging.getLogger(__name__)
 
 MAX_SPLITS = 1_000_000
 """DynamoDB's limit on ``TotalSegments``."""
@@ -120,11 +123,7 @@ class TableCopyOptions:
             splits=values.integer("splits"),
             consistent=values.flag("consistent_read"),
             mapping=values.text("mapping"),
-            write_percent=validate_percent(values.text("write_percent") or DEFAULT_WRITE_PERCENT, option="--write_percent"),
-            write_capacity=values.integer("write_capacity"),
-            parallel_tasks=values.integer("parallel_tasks"),
-            dead_letter=values.text("dead_letter"),
-            max_retries=values.integer("max_retries") or 10,
+            **values.write_options(),
         )
 
 
@@ -187,8 +186,6 @@ class CopyPlan:
     segment_rate: float
     consistent: bool
     key_schema: tuple[tuple[str, str], ...]
-    item_count: int
-    size_bytes: int
 
     def describe(self) -> str:
         return (
@@ -202,10 +199,16 @@ class CopyPlan:
 class CopyResult(PipelineResult):
     """:class:`~ddbmigrate.bulk.PipelineResult` plus the read side."""
 
-    consumed_rcu: float = 0.0
     read_budget: int = 0
-    scan_retries: int = 0
     scan: ScanStats = field(default_factory=ScanStats)
+
+    @property
+    def consumed_rcu(self) -> float:
+        return self.scan.consumed_rcu
+
+    @property
+    def scan_retries(self) -> int:
+        return self.scan.retries
 
     def summary_lines(self) -> list[str]:
         lines = super().summary_lines()
@@ -230,7 +233,6 @@ def plan_copy(options: TableCopyOptions, *, slots: int) -> CopyPlan:
         source_table=name, source=options.source, splits=splits, tasks=tasks, read_capacity=capacity,
         read_budget=budget, segment_rate=budget / min(splits, tasks), consistent=options.consistent,
         key_schema=tuple((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]),
-        item_count=int(table.get("ItemCount", 0)), size_bytes=int(table.get("TableSizeBytes", 0)),
     )
 
 
@@ -244,13 +246,11 @@ def _scan(plan: CopyPlan, segment: int, stats: ScanStats) -> Iterator[tuple[str,
         yield origin, item
 
 
-def _mapped(rows: Iterator[tuple[str, Item]], mapping: Any, key_schema: Any) -> Iterator[tuple[str, Item | Rejected]]:
+def _mapped(rows: Iterator[tuple[str, Item]], apply: Any, key_schema: Any) -> Iterator[tuple[str, Item | Rejected]]:
     """Stage 3 for one partition: mapped items, or :class:`Rejected` with the source key."""
-    from ddbmigrate.mapping.items import ItemMapping
     from ddbmigrate.schema import conformance_error
 
-    apply = ItemMapping(mapping)
-    schema = mapping.schema
+    schema = apply.mapping.schema
     for origin, item in rows:
         problem = conformance_error(item, schema)
         if problem is None:
@@ -271,13 +271,13 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
     started = time.monotonic()
     sc = spark.sparkContext
     plan = plan_copy(options, slots=spark_task_slots(sc))
+    log.info("%s", plan.describe())
     mapping = None
     if options.mapping:
         from ddbmigrate.mapping import load_mapping
         from ddbmigrate.mapping.items import ItemMapping
 
-        mapping = load_mapping(options.mapping)
-        ItemMapping(mapping)  # refuse a casting rule on the driver, before any read
+        mapping = ItemMapping(load_mapping(options.mapping))  # a casting rule is refused here, before any read
     scanned = sc.accumulator(ScanStats(), MergeParam())
 
     def scan_partition(segment: int, _: Iterator[Any]) -> Iterator[Any]:
@@ -303,6 +303,6 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,
         retries=stats.retries, throttles=stats.throttles, dead_letter_location=options.dead_letter,
         stages={"segments": plan.splits, "tasks": plan.tasks, "pages": read.pages},
-        consumed_rcu=read.consumed_rcu, read_budget=plan.read_budget, scan_retries=read.retries, scan=read,
+        read_budget=plan.read_budget, scan=read,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ddbmigrate.accounts import Account
+from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError
 
 __all__ = ["JobArgs"]
@@ -54,3 +55,13 @@ class JobArgs:
             external_id=self.text(f"{side}_external_id"),
             label=side,
         )
+
+    def write_options(self) -> dict[str, Any]:
+        """The target-side arguments both jobs take, with Glue's defaults (write percent 0.5)."""
+        return {
+            "write_percent": validate_percent(self.text("write_percent") or DEFAULT_WRITE_PERCENT, option="--write_percent"),
+            "write_capacity": self.integer("write_capacity"),
+            "parallel_tasks": self.integer("parallel_tasks"),
+            "dead_letter": self.text("dead_letter"),
+            "max_retries": self.integer("max_retries") or 10,
+        }

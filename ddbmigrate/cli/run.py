@@ -69,13 +69,14 @@ def spark_progress(spark_context: Any, console: Console, *, interval: float = 0.
         bar = progress.add_task("starting Spark", total=None)
 
         def refresh() -> None:
-            for stage_id in tracker.getActiveStageIds():
+            active = set(tracker.getActiveStageIds())
+            for stage_id, (_, total, name) in list(seen.items()):  # stages that ended since: all tasks done
+                if stage_id not in active:
+                    seen[stage_id] = (total, total, name)
+            for stage_id in active:
                 info = tracker.getStageInfo(stage_id)
                 if info is not None:
                     seen[stage_id] = (info.numCompletedTasks, info.numTasks, info.name)
-            for stage_id, (_, total, name) in list(seen.items()):  # stages that ended since: all tasks done
-                if stage_id not in tracker.getActiveStageIds():
-                    seen[stage_id] = (total, total, name)
             if seen:
                 done, total = sum(s[0] for s in seen.values()), sum(s[1] for s in seen.values())
                 latest = seen[max(seen)][2].split(" at ")[0]
