@@ -261,11 +261,77 @@ def item_from_json(obj: Any, *, where: str = "item") -> Item:
     ``where`` names the source in errors, e.g. ``"s3://b/data/x.json.gz line 17"``; the message
     adds the attribute path. Values are never put in messages.
     """
+    if obj.__class__ is dict and all(name.__class__ is str and name for name in obj):
+        try:
+            return {name: _fast_from_json(av, 0) for name, av in obj.items()}
+        except Exception:  # any doubt at all: the slow walk decides, and names the fault
+            pass
+    return _slow_item_from_json(obj, where)
+
+
+def _slow_item_from_json(obj: Any, where: str) -> Item:
+    """The checking walk that names the path at fault: the reference behaviour of :func:`item_from_json`."""
     if not isinstance(obj, Mapping):
         raise InvalidItemError(f"{where}: an item must be a JSON object of attribute name → typed value")
     for name in obj:
         _check_name(name, where)
     return {name: _value_from_json(av, _path((where,), name), 0) for name, av in obj.items()}
+
+
+class _NeedsSlowPath(Exception):
+    """Raised by the fast walk at anything unusual; the slow walk then decides and words the error."""
+
+
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+"""A number DynamoDB accepts without further checks when it is at most 38 characters long: at most
+38 digits, magnitude below 1E38 and — non-zero — at least 1E-36 (within 1E-130 … 9.99…E+125)."""
+_b64 = binascii.a2b_base64
+
+
+def _fast_from_json(av: Any, depth: int) -> AttributeValue:
+    """:func:`item_from_json`'s walk without building error paths (most of its cost on valid input).
+
+    It accepts only what the slow walk accepts and returns the same value; anything else raises
+    (:class:`_NeedsSlowPath`, or the decoder's own error), and the slow walk then runs.
+    """
+    if av.__class__ is not dict or len(av) != 1:
+        raise _NeedsSlowPath
+    (tag, payload), = av.items()
+    if tag == S:
+        if payload.__class__ is str:
+            return {S: payload}
+    elif tag == N:
+        if not (payload.__class__ is str and len(payload) <= 38 and _PLAIN_NUMBER.fullmatch(payload)):
+            _parse_number(payload, "")  # exponents, 38+ characters: the full check (raises if invalid)
+        return {N: payload}
+    elif tag == M:
+        if payload.__class__ is dict and depth < _MAX_NESTING - 1 and all(k.__class__ is str and k for k in payload):
+            return {M: {k: _fast_from_json(v, depth + 1) for k, v in payload.items()}}
+    elif tag == L:
+        if payload.__class__ is list and depth < _MAX_NESTING - 1:
+            return {L: [_fast_from_json(v, depth + 1) for v in payload]}
+    elif tag == B:
+        if payload.__class__ is str:
+            return {B: _b64(payload, strict_mode=True)}
+    elif tag == BOOL:
+        if payload is True or payload is False:
+            return {BOOL: payload}
+    elif tag == NULL:
+        if payload is True:
+            return {NULL: True}
+    elif tag == SS:
+        if payload.__class__ is list and payload and all(x.__class__ is str for x in payload) and len(set(payload)) == len(payload):
+            return {SS: list(payload)}
+    elif tag == NS:
+        if (payload.__class__ is list and payload
+                and all(x.__class__ is str and len(x) <= 38 and _PLAIN_NUMBER.fullmatch(x) for x in payload)
+                and len({Decimal(x) for x in payload}) == len(payload)):  # "1" and "1.0" are one member
+            return {NS: list(payload)}
+    elif tag == BS and payload.__class__ is list and payload and all(x.__class__ is str for x in payload):
+        members = [_b64(x, strict_mode=True) for x in payload]
+        if len(set(members)) == len(members):
+            return {BS: members}
+    raise _NeedsSlowPath
 
 
 def item_to_json(item: Mapping[str, AttributeValue]) -> dict[str, Any]:

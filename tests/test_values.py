@@ -43,6 +43,109 @@ from ddbmigrate.values import (
 
 PROPERTY = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+# --------------------------------------------------------------------------- the fast walk
+
+
+_AWKWARD = ["a", "1", "1.0", "-0", "+1", ".5", "5.", "1e-130", "1E+126", "AA==", "AAE", "", "1" * 38, "1" * 39,
+            "-" + "9" * 38, "0." + "0" * 36 + "1", "1" * 20 + "." + "1" * 19, None, True, 1, 1.5, [], {}]
+"""Payloads at the edges of the fast walk's shortcuts: odd spellings, 38 vs 39 digits, wrong JSON types."""
+
+
+def _typed_nodes(av: Any) -> list[dict[str, Any]]:
+    nodes = [av]
+    (tag, payload), = av.items()
+    if tag == "M":
+        nodes += [n for v in payload.values() for n in _typed_nodes(v)]
+    elif tag == "L":
+        nodes += [n for v in payload for n in _typed_nodes(v)]
+    return nodes
+
+
+def _in_lists(av: dict[str, Any], levels: int) -> dict[str, Any]:
+    for _ in range(levels):
+        av = {"L": [av]}
+    return av
+
+
+def _swap(node: dict[str, Any], new: dict[str, Any]) -> None:
+    """Replace a typed value in place (its parent keeps pointing at it)."""
+    node.clear()
+    node.update(new)
+
+
+def _set_payload(node: dict[str, Any], x: Any) -> None:
+    _swap(node, {next(iter(node)): x})
+
+
+def _grow_list(node: dict[str, Any], member: Any) -> None:
+    (tag, payload), = node.items()
+    if isinstance(payload, list) and payload:
+        _swap(node, {tag: [*payload, payload[0] if member is None else member]})
+
+
+_ANY_NODE = {
+    "payload": _set_payload,
+    "tag": lambda node, x: _swap(node, {str(x): next(iter(node.values()))}),
+    "second tag": lambda node, x: node.update({"S" if "S" not in node else "N": x}),
+    "deeper": lambda node, x: _swap(node, _in_lists(dict(node), 30)),
+}
+_BY_TAG: dict[str, dict[str, Callable[[dict[str, Any], Any], None]]] = {
+    "SS": {"duplicate member": lambda node, x: _grow_list(node, None), "add member": _grow_list},
+    "NS": {"duplicate member": lambda node, x: _grow_list(node, None), "add member": _grow_list},
+    "BS": {"duplicate member": lambda node, x: _grow_list(node, None), "add member": _grow_list},
+    "M": {"empty name": lambda node, x: node.update({"M": {**node["M"], "": {"S": "x"}}})},
+}
+
+
+@st.composite
+def _corrupted(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid DynamoDB JSON item with one thing broken: what the fast walk must hand to the slow one."""
+    document = item_to_json(draw(items))
+    nodes = [n for av in document.values() for n in _typed_nodes(av)]
+    leaves = [n for n in nodes if next(iter(n)) not in ("M", "L")] or nodes
+    node = draw(st.sampled_from(leaves) | st.sampled_from(nodes))
+    corruptions = {**_ANY_NODE, **_BY_TAG.get(next(iter(node)), {})}
+    specific = sorted(_BY_TAG.get(next(iter(node)), {}))
+    kind = draw(st.sampled_from(specific) | st.sampled_from(sorted(corruptions))) if specific else \
+        draw(st.sampled_from(sorted(corruptions)))
+    corruptions[kind](node, draw(st.sampled_from(_AWKWARD)))
+    return document
+
+
+_edge_values = st.builds(
+    lambda tag, payload: {"a": {tag: payload}},
+    st.sampled_from(["S", "N", "B", "SS", "NS", "BS", "BOOL", "NULL", "M", "L"]),
+    st.sampled_from(_AWKWARD) | st.lists(st.sampled_from([x for x in _AWKWARD if isinstance(x, str)]), max_size=3),
+)
+"""One attribute with an awkward payload: sets with duplicates, 38 vs 39 digits, numbers in sets."""
+
+
+def _outcome(walk: Callable[[], Any]) -> Any:
+    try:
+        return ("ok", walk())
+    except InvalidItemError as exc:
+        return ("refused", str(exc))
+
+
+@PROPERTY
+@given(st.one_of(items.map(item_to_json), _corrupted(), _edge_values))
+def test_fast_walk_accepts_exactly_what_the_checking_walk_accepts(document: dict[str, Any]) -> None:
+    """``item_from_json`` skips building error paths on valid input; it must decide and answer exactly
+    as the reference walk does, on valid documents and on arbitrary corrupted ones alike."""
+    from ddbmigrate.values import _slow_item_from_json
+
+    assert _outcome(lambda: item_from_json(document, where="f line 1")) == \
+        _outcome(lambda: _slow_item_from_json(document, "f line 1"))
+
+
+def test_fast_walk_keeps_the_decoded_binaries_and_number_spellings() -> None:
+    document = {"b": {"B": "AAE="}, "bs": {"BS": ["AA==", "/w=="]}, "n": {"N": "1E-130"}, "ns": {"NS": ["1.50", "2"]}}
+    assert item_from_json(document) == {"b": {"B": b"\x00\x01"}, "bs": {"BS": [b"\x00", b"\xff"]},
+                                        "n": {"N": "1E-130"}, "ns": {"NS": ["1.50", "2"]}}
+    with pytest.raises(InvalidItemError, match="duplicate"):
+        item_from_json({"ns": {"NS": ["1.0", "1"]}})
+
+
 # --------------------------------------------------------------------------- round trips
 
 
