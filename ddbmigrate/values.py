@@ -488,13 +488,33 @@ def attribute_value_size(av: Mapping[str, Any]) -> int:
     if tag == BS:
         return sum(len(x) if isinstance(x, (bytes, bytearray)) else len(base64.b64decode(x)) for x in payload)
     if tag == M:
-        return 3 + sum(len(k.encode("utf-8")) + 1 + attribute_value_size(v) for k, v in payload.items())
+        size = 3 + len(payload)
+        for k, v in payload.items():  # loops, not generators: this runs for every value the sink writes
+            size += len(k.encode("utf-8")) + attribute_value_size(v)
+        return size
     if tag == L:
-        return 3 + sum(1 + attribute_value_size(v) for v in payload)
+        size = 3 + len(payload)
+        for v in payload:
+            size += attribute_value_size(v)
+        return size
     raise InvalidItemError(f"unknown type tag {tag!r}")
 
 
 def _number_size(text: str) -> int:
+    if len(text) <= 38 and _PLAIN_NUMBER.fullmatch(text):  # no exponent: count the pairs on the text itself
+        negative = text[0] == "-"
+        whole, _, fraction = text.lstrip("-").partition(".")
+        whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
+        if not whole and not fraction:
+            return 1
+        lowest = -len(fraction) if fraction else len(whole) - len(whole.rstrip("0"))  # power of the last digit
+        highest = len(whole) - 1 if whole else -(len(fraction) - len(fraction.lstrip("0"))) - 1
+        return 1 + highest // 2 - lowest // 2 + 1 + (1 if negative else 0)
+    return _number_size_exact(text)
+
+
+def _number_size_exact(text: str) -> int:
+    """:func:`_number_size` for any spelling DynamoDB accepts (exponents, 38+ characters), via Decimal."""
     number = Decimal(text)
     if number.is_zero():
         return 1

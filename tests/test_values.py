@@ -392,6 +392,15 @@ def test_attribute_value_size(av: dict[str, Any], size: int) -> None:
     assert attribute_value_size(av) == size
 
 
+@PROPERTY
+@given(st.builds(spell, decimals(), st.integers(0, 4)) | st.sampled_from(["0", "-0", "0.000", "100", "-100.00", "0.05", "1" * 38]))
+def test_number_size_from_the_text_equals_the_decimal_count(text: str) -> None:
+    """Plain spellings are sized on the text (no Decimal); the count must be the exact one."""
+    from ddbmigrate.values import _number_size, _number_size_exact
+
+    assert _number_size(text) == _number_size_exact(text)
+
+
 def test_item_size_counts_names_and_values() -> None:
     item = {"pk": {"S": "customer#1"}, "ünï": {"N": "12"}, "tags": {"L": [{"S": "a"}]}}
     assert item_size(item) == (2 + 10) + (len("ünï".encode()) + 2) + (4 + 3 + 1 + 1)
