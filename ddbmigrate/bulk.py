@@ -37,6 +37,7 @@ write is a full-item put, so items written by an earlier, failed run are simply 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,9 +50,17 @@ from ddbmigrate.jobargs import JobArgs
 from ddbmigrate.values import Item
 
 if TYPE_CHECKING:
+    from ddbmigrate.mapping.file import MappingFile
+    from ddbmigrate.mapping.items import ItemMapping
+    from ddbmigrate.sink.options import SinkOptions
     from ddbmigrate.sink.writer import Rejected, TableInfo
 
-__all__ = ["ORIGIN_COLUMN", "ExportImportOptions", "PipelineResult", "run_export_import"]
+__all__ = ["APPLY_MAPPING_CHOICES", "ORIGIN_COLUMN", "ExportImportOptions", "PipelineResult", "mapping_route",
+           "run_export_import"]
+
+log = logging.getLogger(__name__)
+
+APPLY_MAPPING_CHOICES = ("auto", "always")
 
 ORIGIN_COLUMN = "__ddbmigrate_origin"
 """Carried through Spark beside ``Item`` so a dead letter can name its file and line."""
@@ -73,9 +82,14 @@ class ExportImportOptions:
     dead_letter: str | None = None
     max_retries: int = 10
     verify_checksums: bool = True
+    apply_mapping: str = "auto"
+    """``auto``: rules that only rename, drop or nest are applied item by item (same result, see
+    :func:`mapping_route`); ``always``: every mapping goes through ApplyMapping on a DynamicFrame."""
 
     def __post_init__(self) -> None:
         validate_percent(self.write_percent, option="--write_percent")
+        if self.apply_mapping not in APPLY_MAPPING_CHOICES:
+            raise ConfigError(f"--apply_mapping must be one of {', '.join(APPLY_MAPPING_CHOICES)}; got {self.apply_mapping!r}")
         if self.parallel_tasks is not None and self.parallel_tasks < 1:
             raise ConfigError(f"--parallel_tasks must be at least 1, got {self.parallel_tasks}")
         if self.write_capacity is not None and self.write_capacity < 1:
@@ -92,6 +106,7 @@ class ExportImportOptions:
             target=values.account("target"),
             bucket_account=Account(profile=values.text("target_profile"), region=values.text("target_region"),
                                    label="export bucket"),
+            apply_mapping=values.text("apply_mapping") or "auto",
             **values.write_options(),
         )
 
@@ -109,6 +124,8 @@ class PipelineResult:
     throttles: int = 0
     dead_letter_location: str | None = None
     stages: dict[str, int] = field(default_factory=dict)
+    mapping_route: str = ""
+    """How the mapping was applied (:func:`mapping_route`); empty where no mapping file is involved."""
 
     @property
     def reconciles(self) -> bool:
@@ -130,6 +147,45 @@ class PipelineResult:
         return lines
 
 
+def _open_data_file(task: tuple[Any, ...]) -> tuple[Any, Any]:
+    """Executor side: ``(export handle, data file)`` of one task ``(export URI, account fields, key, …)``."""
+    from ddbmigrate.export import open_export
+
+    export_uri, account_fields, data_key = task[:3]
+    export = open_export(export_uri, Account(**account_fields).client("s3"))
+    return export, next(f for f in export.data_files if f.key == data_key)
+
+
+def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> Item | str:
+    """One export line → its validated wire item, or the reason it is refused (names, never values)."""
+    from ddbmigrate.schema import conformance_error
+    from ddbmigrate.values import item_from_json
+
+    try:
+        obj = json.loads(line)
+        if not isinstance(obj, dict) or set(obj) != {"Item"}:
+            raise ValueError('a line must be one JSON object {"Item": {...}}')
+        item = item_from_json(obj["Item"], where=origin)
+    except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
+        return str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
+    return conformance_error(item, schema) or item
+
+
+def _verify_data_file(task: tuple[Any, ...]) -> tuple[str, str] | None:
+    """Executor side of the per-item route's first pass: ``(error class name, message)`` for a file
+    that cannot be trusted (md5, line count, gzip, missing), else None — as data, see below."""
+    where = task[2]
+    try:
+        export, data_file = _open_data_file(task)
+        where = data_file.uri
+        export.verify_file(data_file)
+    except DdbMigrateError as exc:
+        return type(exc).__name__, str(exc)
+    except StopIteration:
+        return "ExportIntegrityError", f"{where}: not in the export's manifest"
+    return None
+
+
 def _read_data_file(
     task: tuple[str, dict[str, Any], str, dict[str, Any]],
 ) -> Iterator[tuple[str, str | None, str | None, tuple[str, str] | None]]:
@@ -140,35 +196,62 @@ def _read_data_file(
     exception, because Spark would wrap our exception in a Java stack trace and the driver could
     not raise the error the user needs — one naming the file.
     """
-    from ddbmigrate.export import open_export
-    from ddbmigrate.schema import conformance_error
-    from ddbmigrate.values import item_from_json
-
-    export_uri, account_fields, data_key, schema = task
-    where = data_key
+    schema = task[3]
+    where = task[2]
     try:
-        account = Account(**account_fields)
-        export = open_export(export_uri, account.client("s3"))
-        data_file = next(f for f in export.data_files if f.key == data_key)
+        export, data_file = _open_data_file(task)
         where = data_file.uri
         for line_no, line in export.iter_lines(data_file, verify=True):
             origin = f"{data_file.uri} line {line_no}"
-            try:
-                obj = json.loads(line)
-                if not isinstance(obj, dict) or set(obj) != {"Item"}:
-                    raise ValueError('a line must be one JSON object {"Item": {...}}')
-                item = item_from_json(obj["Item"], where=origin)
-            except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
-                message = str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
-                yield origin, None, message, None
-                continue
-            problem = conformance_error(item, schema)
-            if problem:
-                yield origin, None, problem, None
-                continue
-            yield origin, '{"' + ORIGIN_COLUMN + '":' + json.dumps(origin) + "," + line.strip()[1:], None, None
+            parsed = _parse_line(line, origin, schema)
+            if isinstance(parsed, str):
+                yield origin, None, parsed, None
+            else:
+                yield origin, '{"' + ORIGIN_COLUMN + '":' + json.dumps(origin) + "," + line.strip()[1:], None, None
     except DdbMigrateError as exc:  # the whole file is refused before any of its lines is yielded
         yield where, None, None, (type(exc).__name__, str(exc))
+
+
+def _items_of_file(
+    task: tuple[Any, ...], transform: ItemMapping | None, table: TableInfo | None,
+) -> Iterator[tuple[str, Item | Rejected]]:
+    """Executor side of the per-item route: ``(origin, mapped item | Rejected)`` for each line of a file.
+
+    The file is verified (md5, count) before its first line, as in the Spark route. With ``table``
+    the target's key and size checks run here too (the pass that looks for refusals before a run
+    without a dead-letter location writes anything); otherwise the sink runs them as it writes.
+    """
+    from ddbmigrate.sink.writer import Rejected
+
+    schema = task[3]
+    export, data_file = _open_data_file(task)
+    for line_no, line in export.iter_lines(data_file, verify=True):
+        origin = f"{data_file.uri} line {line_no}"
+        parsed = _parse_line(line, origin, schema)
+        if isinstance(parsed, str):
+            yield origin, Rejected(parsed)
+            continue
+        item = parsed
+        if transform is not None:
+            try:
+                item = transform(parsed)
+            except DdbMigrateError as exc:
+                yield origin, Rejected(f"cannot apply the mapping: {exc}", item=parsed)
+                continue
+        refusal = _target_refusal(item, table) if table is not None else None
+        yield origin, refusal or item
+
+
+def _first_refusals(rows: Iterator[tuple[str, Any]]) -> Iterator[tuple[int, tuple[str, str] | None]]:
+    """One partition's ``(refusals, first (origin, reason))``: a count, not the refusals themselves."""
+    from ddbmigrate.sink.writer import Rejected
+
+    count, first = 0, None
+    for origin, value in rows:
+        if isinstance(value, Rejected):
+            count += 1
+            first = first or (origin, value.reason)
+    yield count, first
 
 
 def _raise_unreadable(fatal: list[tuple[str, str]]) -> None:
@@ -188,16 +271,9 @@ def _raise_unreadable(fatal: list[tuple[str, str]]) -> None:
 
 
 def _to_item(row: Any, mapping: Any, table: TableInfo) -> tuple[str, Item | Rejected]:
-    """Stage 4's conversion: ``(origin, item)``, or ``(origin, Rejected)`` for what can never be written.
-
-    The checks DynamoDB would fail anyway (key attributes missing or mistyped for ``table``, an
-    item over 400 KB) run here, before any write, with the sink's own validators and messages; so
-    a run without a dead-letter location can stop before it writes anything.
-    """
-    from ddbmigrate.errors import InvalidItemError
+    """Stage 4's conversion: ``(origin, item)``, or ``(origin, Rejected)`` for what can never be written."""
     from ddbmigrate.mapping import row_to_item
     from ddbmigrate.sink.writer import Rejected
-    from ddbmigrate.values import validate_item_size, validate_key
 
     values = row.asDict(recursive=True)
     origin = values.pop(ORIGIN_COLUMN, None) or "unknown origin"
@@ -205,13 +281,26 @@ def _to_item(row: Any, mapping: Any, table: TableInfo) -> tuple[str, Item | Reje
         item = row_to_item(values, mapping)
     except DdbMigrateError as exc:
         return origin, Rejected(f"cannot convert the mapped row: {exc}")
+    return origin, _target_refusal(item, table) or item
+
+
+def _target_refusal(item: Item, table: TableInfo) -> Rejected | None:
+    """Why the target would refuse ``item`` whatever we retried — key attributes missing or mistyped
+    for ``table``, over 400 KB — with the sink's own validators and messages; else None.
+
+    Run before any write, so a run without a dead-letter location can stop before it writes anything.
+    """
+    from ddbmigrate.errors import InvalidItemError
+    from ddbmigrate.sink.writer import Rejected
+    from ddbmigrate.values import validate_item_size, validate_key
+
     try:
         validate_key(item, table.key_schema, table.attribute_types, where="item")
         validate_item_size(item, where="item")
     except InvalidItemError as exc:
         key = {name: item[name] for name in table.key_names if name in item}
-        return origin, Rejected(str(exc).removeprefix("item: "), key=key, item=item)
-    return origin, item
+        return Rejected(str(exc).removeprefix("item: "), key=key, item=item)
+    return None
 
 
 def _apply_rules(frame: Any, mapping: Any, glue_context: Any) -> Any:
@@ -283,24 +372,93 @@ def run_export_import(spark: Any, options: ExportImportOptions, *, glue_context:
         return _run_export_import(spark, options, glue_context)
 
 
-def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: Any) -> PipelineResult:
-    from pyspark.sql import types as T
+def mapping_route(mapping: MappingFile, apply_mapping: str = "auto") -> str:
+    """How the job applies ``mapping``: ``"identity"``, ``"per-item"`` or ``"applymapping"``.
 
-    from ddbmigrate.deadletter import DeadLetterWriter
+    ApplyMapping's semantics are the contract; the route only decides where they are computed.
+    A rule that casts needs Spark's cast semantics, so any cast (or ``apply_mapping="always"``) goes
+    through ApplyMapping on Spark rows. Rules that only rename, drop or nest give, item by item, exactly
+    the rows ApplyMapping would (:class:`~ddbmigrate.mapping.items.ItemMapping`, held to the Spark path
+    by the tests), without moving every item into Spark rows and back — most of the job's CPU per item.
+    The generated rules of the mapping's own schema are the identity on every item that fits that
+    schema (each item is checked against it first), so they are not applied at all.
+    """
+    from ddbmigrate.mapping.rules import generate_mappings
+
+    if apply_mapping == "always" or any(str(r.target_type) != str(r.source_type) for r in mapping.rules):
+        return "applymapping"
+    if sorted(r.as_tuple() for r in mapping.rules) == sorted(generate_mappings(mapping.schema)):
+        return "identity"
+    return "per-item"
+
+
+def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: Any) -> PipelineResult:
     from ddbmigrate.export import open_export
     from ddbmigrate.mapping import load_mapping
-    from ddbmigrate.mapping.spark import spark_schema
-    from ddbmigrate.sink import SinkOptions, describe_table, sink_client, write_partitions
-    from ddbmigrate.sink.writer import Rejected
+    from ddbmigrate.mapping.items import ItemMapping
+    from ddbmigrate.sink import SinkOptions, describe_table, sink_client
 
     started = time.monotonic()
     s3 = options.bucket_account.client("s3")
     export = open_export(options.export_uri, s3)
     mapping = load_mapping(options.mapping, s3_client=s3)  # a path, or s3://… in the bucket's account
     table = describe_table(sink_client(options.target), options.target_table, capacity_override=options.write_capacity)
-    schema = dict(mapping.schema)
     account_fields = {f: getattr(options.bucket_account, f) for f in ("profile", "region", "endpoint_url", "role_arn", "external_id")}
-    tasks = [(export.folder_uri, account_fields, f.key, schema) for f in export.data_files]
+    tasks = [(export.folder_uri, account_fields, f.key, dict(mapping.schema)) for f in export.data_files]
+    sink = SinkOptions(
+        table=options.target_table, target=options.target, write_percent=options.write_percent,
+        capacity_override=options.write_capacity, parallel_tasks=options.parallel_tasks,
+        max_retries=options.max_retries, dead_letter=options.dead_letter,
+    )
+    route = mapping_route(mapping, options.apply_mapping)
+    log.info("%s: %d data file(s), %d item(s); mapping applied %s", options.export_uri, len(tasks), export.item_count,
+             {"identity": "as the identity (the generated rules of its schema)", "per-item": "item by item (no casts)",
+              "applymapping": "with ApplyMapping on Spark rows"}[route])
+    if route == "applymapping":
+        result = _import_through_applymapping(spark, tasks, mapping, table, sink, s3, glue_context)
+    else:
+        transform = ItemMapping(mapping) if route == "per-item" else None
+        result = _import_item_by_item(spark, tasks, transform, table, sink, sum(f.item_count for f in export.data_files))
+    result.elapsed_seconds = time.monotonic() - started
+    result.stages = {"data_files": len(tasks)}
+    result.mapping_route = route
+    return result
+
+
+def _import_item_by_item(spark: Any, tasks: list[tuple[Any, ...]], transform: ItemMapping | None, table: TableInfo,
+                         sink: SinkOptions, lines: int) -> PipelineResult:
+    """The per-item route: verify every file, (look for refusals,) then stream each file into the sink.
+
+    Every file is verified before the first write, so a corrupt file still stops the job with
+    nothing written. Without a dead-letter location a first streaming pass counts the refusals
+    (target key and size checks included) and stops the run before it writes, as in the Spark
+    route; with one, a single pass reads, maps and writes, and refusals are dead-lettered as they come.
+    """
+    files = spark.sparkContext.parallelize(tasks, max(1, len(tasks)))
+    fatal = [problem for problem in files.map(_verify_data_file).collect() if problem]
+    if fatal:
+        _raise_unreadable(fatal)
+    if sink.dead_letter is None:
+        summaries = files.flatMap(lambda task: _items_of_file(task, transform, table)).mapPartitions(_first_refusals).collect()
+        count = sum(n for n, _ in summaries)
+        if count:
+            first = next(f for _, f in summaries if f)
+            raise _refused_before_writing(count, first)
+    stats = _write(files.flatMap(lambda task: _items_of_file(task, transform, None)), sink)
+    return PipelineResult(read=lines, written=stats.written, dead_lettered=stats.dead_lettered,
+                          consumed_wcu=stats.consumed_wcu, retries=stats.retries, throttles=stats.throttles,
+                          dead_letter_location=sink.dead_letter)
+
+
+def _import_through_applymapping(spark: Any, tasks: list[tuple[Any, ...]], mapping: MappingFile, table: TableInfo,
+                                 sink: SinkOptions, s3: Any, glue_context: Any) -> PipelineResult:
+    """The Spark route: validated lines → DataFrame with the saved schema → ApplyMapping → items → sink."""
+    from pyspark.sql import types as T
+
+    from ddbmigrate.deadletter import DeadLetterWriter
+    from ddbmigrate.mapping.spark import spark_schema
+    from ddbmigrate.sink.writer import Rejected
+
     parsed = spark.sparkContext.parallelize(tasks, max(1, len(tasks))).flatMap(_read_data_file).cache()
     try:
         fatal = parsed.filter(lambda r: r[3] is not None).map(lambda r: r[3]).collect()
@@ -309,36 +467,40 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
         read = parsed.count()
         rejected = parsed.filter(lambda r: r[1] is None).map(lambda r: (r[0], r[2])).collect()
 
-        read_schema = T.StructType([T.StructField(ORIGIN_COLUMN, T.StringType()), *spark_schema(schema).fields])
+        read_schema = T.StructType([T.StructField(ORIGIN_COLUMN, T.StringType()), *spark_schema(mapping.schema).fields])
         frame = spark.read.schema(read_schema).option("mode", "FAILFAST").json(parsed.filter(lambda r: r[1] is not None).map(lambda r: r[1]))
         mapped = _apply_rules(frame, mapping, glue_context)
         converted = mapped.rdd.map(lambda row: _to_item(row, mapping, table))
         try:
-            location = options.dead_letter
+            location = sink.dead_letter
             if location is None:  # two passes: look for refusals first, write only if there are none
                 converted.cache()  # (with a dead-letter location one streaming pass suffices: no cache)
                 refused = converted.filter(lambda r: isinstance(r[1], Rejected))
                 count = len(rejected) + refused.count()
                 if count:
-                    first = rejected[0] if rejected else _origin_and_reason(refused.first())
-                    raise ConfigError(f"{count} item(s) cannot be imported (first: {first[0]}: {first[1]}); "
-                                      "nothing was written. Pass --dead_letter LOCATION to record them and import the rest")
+                    raise _refused_before_writing(count, rejected[0] if rejected else _origin_and_reason(refused.first()))
             elif rejected:
                 with DeadLetterWriter(location, "read-stage", s3_client=s3 if location.startswith("s3://") else None) as letters:
                     for origin, reason in rejected:
                         letters.write(reason, origin=origin, key=None, item=None)
-            sink = SinkOptions(
-                table=options.target_table, target=options.target, write_percent=options.write_percent,
-                capacity_override=options.write_capacity, parallel_tasks=options.parallel_tasks,
-                max_retries=options.max_retries, dead_letter=location,
-            )
-            stats = write_partitions(converted, sink)
+            stats = _write(converted, sink)
         finally:
             converted.unpersist()
     finally:
         parsed.unpersist()
     return PipelineResult(
         read=read, written=stats.written, dead_lettered=stats.dead_lettered + len(rejected),
-        consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,
-        retries=stats.retries, throttles=stats.throttles, dead_letter_location=location,
+        consumed_wcu=stats.consumed_wcu, retries=stats.retries, throttles=stats.throttles,
+        dead_letter_location=sink.dead_letter,
     )
+
+
+def _write(rows: Any, sink: SinkOptions) -> Any:
+    from ddbmigrate.sink import write_partitions
+
+    return write_partitions(rows, sink)
+
+
+def _refused_before_writing(count: int, first: tuple[str, str]) -> ConfigError:
+    return ConfigError(f"{count} item(s) cannot be imported (first: {first[0]}: {first[1]}); nothing was written. "
+                       "Pass --dead_letter LOCATION to record them and import the rest")

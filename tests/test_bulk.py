@@ -79,7 +79,9 @@ def _assert_verify_identical(source: Account, table: str, expected_count: int) -
     assert report.source_items == report.target_items == expected_count
 
 
-def test_export_import_is_lossless_across_accounts(spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("apply_mapping", "route"), [("auto", "identity"), ("always", "applymapping")])
+def test_export_import_is_lossless_across_accounts(apply_mapping, route, spark, source, source_ddb, target_ddb, s3, bucket,
+                                                   unique_name, tmp_path: Path) -> None:
     table = unique_name("src")
     expected, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 60, tmp_path / "m.json")
     create_sample_table(target_ddb, table)
@@ -90,11 +92,11 @@ def test_export_import_is_lossless_across_accounts(spark, source, source_ddb, ta
     result = run_export_import(spark, ExportImportOptions(
         export_uri=uri, mapping=f"s3://{bucket}/mappings/m.json", target_table=table,
         target=Account(profile="target"), bucket_account=Account(profile="target"),
-        dead_letter=str(tmp_path / "dl"),
+        dead_letter=str(tmp_path / "dl"), apply_mapping=apply_mapping,
     ))
 
     assert (result.read, result.written, result.dead_lettered) == (60, 60, 0)
-    assert result.ok
+    assert result.ok and result.mapping_route == route
     _assert_every_item_arrived(target_ddb, table, expected)
     _assert_verify_identical(source, table, 60)
 
@@ -196,14 +198,19 @@ def _gzip_lines(lines: list[str]) -> bytes:
     return gzip.compress("".join(line + "\n" for line in lines).encode("utf-8"))
 
 
-def _options(uri: str, mapping: Path, table: str, dead_letter: Path | None) -> ExportImportOptions:
+def _options(uri: str, mapping: Path, table: str, dead_letter: Path | None, apply_mapping: str = "auto") -> ExportImportOptions:
     return ExportImportOptions(export_uri=uri, mapping=str(mapping), target_table=table,
                                target=Account(profile="target"), bucket_account=Account(profile="target"),
-                               dead_letter=None if dead_letter is None else str(dead_letter))
+                               dead_letter=None if dead_letter is None else str(dead_letter), apply_mapping=apply_mapping)
 
 
+ROUTES = pytest.mark.parametrize("apply_mapping", ["auto", "always"])
+"""Bad input must end the same way whichever route applies the mapping (item by item, or ApplyMapping)."""
+
+
+@ROUTES
 def test_a_corrupt_gzip_file_fails_the_job_naming_the_file_and_writes_nothing(
-        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+        apply_mapping, spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
     # GIVEN an export whose largest data file is cut in half (its manifest md5 updated to match)
     table = unique_name("src")
     _, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 24, tmp_path / "m.json")
@@ -211,7 +218,7 @@ def test_a_corrupt_gzip_file_fails_the_job_naming_the_file_and_writes_nothing(
     bad = _tamper(s3, uri, lambda raw, _lines: raw[: len(raw) // 2])
     # WHEN the job runs (even with a dead-letter location: a broken file is not an item to set aside)
     with pytest.raises(ExportIntegrityError) as caught:
-        run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl"))
+        run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl", apply_mapping))
     # THEN the error is ours, names the file and what is wrong with it, and nothing was written
     assert bad.uri in str(caught.value)
     assert "not a valid gzip file" in str(caught.value)
@@ -223,8 +230,9 @@ MALFORMED_MARKER = "SECRET-CUSTOMER-TEXT"
 """Part of the malformed line: it must not reach the dead-letter file (the line may hold customer data)."""
 
 
+@ROUTES
 def test_bad_lines_are_dead_lettered_with_file_line_and_reason_and_the_rest_is_written(
-        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+        apply_mapping, spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
     # GIVEN a data file whose line 1 is not JSON, line 2 is an item over 400 KB and line 3 an item without its pk
     table = unique_name("src")
     expected, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 24, tmp_path / "m.json")
@@ -241,7 +249,7 @@ def test_bad_lines_are_dead_lettered_with_file_line_and_reason_and_the_rest_is_w
 
     bad = _tamper(s3, uri, rewrite)
     # WHEN the job runs with a dead-letter location
-    result = run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl"))
+    result = run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl", apply_mapping))
     # THEN the three are dead-lettered, every other item is written, and the run is not ok
     assert (result.read, result.written, result.dead_lettered) == (24, 21, 3)
     assert result.reconciles and not result.ok
@@ -265,8 +273,9 @@ def test_bad_lines_are_dead_lettered_with_file_line_and_reason_and_the_rest_is_w
     assert "pk" not in keyless["item"] and keyless["key"] == {"sk": tampered["keyless"]["sk"]}
 
 
+@ROUTES
 def test_without_a_dead_letter_location_any_refused_item_fails_the_run_before_writing(
-        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+        apply_mapping, spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
     # GIVEN the same three bad lines (malformed, over 400 KB, no pk)
     table = unique_name("src")
     _, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 24, tmp_path / "m.json")
@@ -281,7 +290,7 @@ def test_without_a_dead_letter_location_any_refused_item_fails_the_run_before_wr
     bad = _tamper(s3, uri, rewrite)
     # WHEN the job runs without --dead_letter
     with pytest.raises(ConfigError) as caught:
-        run_export_import(spark, _options(uri, tmp_path / "m.json", table, None))
+        run_export_import(spark, _options(uri, tmp_path / "m.json", table, None, apply_mapping))
     # THEN it fails with our ConfigError naming the count, the first file/line and the option, and wrote nothing
     message = str(caught.value)
     assert "3 item(s) cannot be imported" in message
@@ -311,7 +320,8 @@ def test_glue_script_maps_with_awsglue_applymapping_and_every_item_arrives(
     # WHEN the Glue script runs on the local runtime (awsglue is the stand-in here)
     script = Path(__file__).resolve().parents[1] / "jobs" / "export_import.py"
     code = run_script(script, ["--JOB_NAME", "t", "--export_uri", uri, "--mapping", str(tmp_path / "m.json"),
-                               "--target_table", table, "--target_profile", "target", "--dead_letter", str(tmp_path / "dl")],
+                               "--target_table", table, "--target_profile", "target", "--dead_letter", str(tmp_path / "dl"),
+                               "--apply_mapping", "always"],
                       spark=spark)
     out = capsys.readouterr().out
     # THEN the mapping went through awsglue.transforms.ApplyMapping, case-sensitively, once
@@ -353,3 +363,38 @@ def test_an_edited_cast_that_cannot_hold_a_value_is_dead_lettered_never_dropped(
     letters = [json.loads(line) for f in (tmp_path / "dl").rglob("*.jsonl") for line in f.read_text().splitlines()]
     assert len(letters) == 12
     assert all("'precise'" in letter["reason"] and "'sk'" not in letter["reason"] for letter in letters)
+
+
+def test_an_edited_mapping_without_casts_writes_the_same_items_item_by_item_as_through_applymapping(
+        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN a mapping edited to rename ('name' → 'full_name'), drop ('tiny'), nest ('active' → 'flags.active')
+    # and lift a map member out of its map ('address.city' → 'city'): no cast
+    table = unique_name("src")
+    expected, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 30, tmp_path / "m.json")
+    document = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    renames = {"name": "full_name", "active": "flags.active", "address.city": "city"}
+    document["mappings"] = [[r[0], r[1], renames.get(r[2], r[2]), r[3]] for r in document["mappings"] if r[2] != "tiny"]
+    (tmp_path / "m.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    # WHEN the import runs once per route, into two tables
+    written: dict[str, dict[tuple[str, str], Item]] = {}
+    for apply_mapping, route in (("auto", "per-item"), ("always", "applymapping")):
+        target = f"{table}-{apply_mapping}"
+        create_sample_table(target_ddb, target)
+        result = run_export_import(spark, _options(uri, tmp_path / "m.json", target, tmp_path / f"dl-{apply_mapping}", apply_mapping))
+        assert (result.read, result.written, result.dead_lettered, result.mapping_route) == (30, 30, 0, route)
+        written[apply_mapping] = {_key(it): it for it in _scan(target_ddb, target)}
+    # THEN item by item the two routes wrote the same items (names, type tags, values)
+    assert set(written["auto"]) == set(written["always"]) == {_key(it) for it in expected}
+    for key, item in written["always"].items():
+        mine = written["auto"][key]
+        assert {k: next(iter(v)) for k, v in mine.items()} == {k: next(iter(v)) for k, v in item.items()}
+        assert item_digest(mine) == item_digest(item)
+    # AND the edits are there: renamed, dropped, nested, lifted, the rest untouched
+    source_item = expected[0]
+    mapped = written["auto"][_key(source_item)]
+    assert "name" not in mapped and mapped["full_name"] == source_item["name"]
+    assert "tiny" not in mapped
+    assert mapped["flags"] == {"M": {"active": source_item["active"]}}
+    assert mapped["city"] == source_item["address"]["M"]["city"] and "city" not in mapped["address"]["M"]
+    assert item_digest({"blob": mapped["blob"], "history": mapped["history"]}) == \
+        item_digest({"blob": source_item["blob"], "history": source_item["history"]})

@@ -172,6 +172,16 @@ class ExportHandle:
         finally:
             body.close()
 
+    def verify_file(self, data_file: DataFile) -> None:
+        """Check one file's md5, line count and gzip integrity against the manifest; parse no line.
+
+        Raises :class:`ExportIntegrityError` naming the file. The import runs this over every file
+        before it writes anything, then streams each file again: a corrupt file anywhere stops the
+        job before its first write, and no file is held in memory or on disk for the whole run.
+        """
+        with self._download_verified(data_file):
+            pass
+
     def iter_items(self, data_file: DataFile, *, verify: bool = False) -> Iterator[tuple[int, Item]]:
         """``(line number, wire item)``; a malformed line raises :class:`InvalidItemError` naming
         ``<file uri> line <n>`` and the attribute at fault (never its value)."""
