@@ -47,6 +47,7 @@ from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError, DdbMigrateError, ExportError
 from ddbmigrate.jobargs import JobArgs
+from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT
 from ddbmigrate.values import Item
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class ExportImportOptions:
     parallel_tasks: int | None = None
     dead_letter: str | None = None
     max_retries: int = 10
+    requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
     verify_checksums: bool = True
     apply_mapping: str = "auto"
     """``auto``: rules that only rename, drop or nest are applied item by item (same result, see
@@ -92,6 +94,8 @@ class ExportImportOptions:
             raise ConfigError(f"--apply_mapping must be one of {', '.join(APPLY_MAPPING_CHOICES)}; got {self.apply_mapping!r}")
         if self.parallel_tasks is not None and self.parallel_tasks < 1:
             raise ConfigError(f"--parallel_tasks must be at least 1, got {self.parallel_tasks}")
+        if self.requests_in_flight < 1:
+            raise ConfigError(f"--requests_in_flight must be at least 1, got {self.requests_in_flight}")
         if self.write_capacity is not None and self.write_capacity < 1:
             raise ConfigError(f"--write_capacity must be a positive number of WCU, got {self.write_capacity}")
 
@@ -409,6 +413,7 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
         table=options.target_table, target=options.target, write_percent=options.write_percent,
         capacity_override=options.write_capacity, parallel_tasks=options.parallel_tasks,
         max_retries=options.max_retries, dead_letter=options.dead_letter,
+        requests_in_flight=options.requests_in_flight,
     )
     route = mapping_route(mapping, options.apply_mapping)
     log.info("%s: %d data file(s), %d item(s); mapping applied %s", options.export_uri, len(tasks), export.item_count,

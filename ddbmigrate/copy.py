@@ -56,7 +56,7 @@ from ddbmigrate.capacity import (
 from ddbmigrate.errors import ConfigError, DdbMigrateError, SourceError
 from ddbmigrate.jobargs import JobArgs
 from ddbmigrate.sink import Rejected, SinkOptions, write_partitions
-from ddbmigrate.sink.options import split_table_arn
+from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, split_table_arn
 from ddbmigrate.source import PageStats, scan_segment, source_client
 from ddbmigrate.values import Item
 
@@ -86,11 +86,12 @@ class TableCopyOptions:
     parallel_tasks: int | None = None
     dead_letter: str | None = None
     max_retries: int = 10
+    requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
 
     def __post_init__(self) -> None:
         validate_percent(self.read_percent, option="--read_percent")
         validate_percent(self.write_percent, option="--write_percent")
-        for name in ("read_capacity", "write_capacity", "parallel_tasks"):
+        for name in ("read_capacity", "write_capacity", "parallel_tasks", "requests_in_flight"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {value}")
@@ -295,6 +296,7 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         table=options.target_table, target=options.target, write_percent=options.write_percent,
         capacity_override=options.write_capacity, parallel_tasks=plan.tasks,
         max_retries=options.max_retries, dead_letter=options.dead_letter,
+        requests_in_flight=options.requests_in_flight,
     )
     stats = write_partitions(segments, sink)
     read: ScanStats = scanned.value

@@ -11,6 +11,7 @@ from typing import Any
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError
+from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT
 
 __all__ = ["JobArgs"]
 
@@ -64,4 +65,5 @@ class JobArgs:
             "parallel_tasks": self.integer("parallel_tasks"),
             "dead_letter": self.text("dead_letter"),
             "max_retries": self.integer("max_retries") or 10,
+            "requests_in_flight": self.integer("requests_in_flight") or DEFAULT_REQUESTS_IN_FLIGHT,
         }

@@ -4,7 +4,7 @@ Arguments (Glue passes them as ``--name value``): ``--JOB_NAME``, ``--export_uri
 (a path or ``s3://BUCKET/KEY.json``), ``--target_table``; optional ``--target_region``, ``--target_role_arn``,
 ``--target_external_id``, ``--write_percent`` (0.1–1.5, default 0.5), ``--write_capacity``
 (absolute WCU, for on-demand tables), ``--parallel_tasks``, ``--dead_letter``, ``--max_retries``,
-``--apply_mapping`` (``auto``, the default: rules that only rename, drop or nest are applied item by
+``--requests_in_flight`` (writers per task, default 2), ``--apply_mapping`` (``auto``, the default: rules that only rename, drop or nest are applied item by
 item, with the same result; ``always``: ApplyMapping on a DynamicFrame whatever the rules), and locally ``--target_profile``. The pipeline is :mod:`ddbmigrate.bulk`; this script only wires
 Glue's arguments, context and job to it. It exits non-zero when anything was dead-lettered or the
 counts do not reconcile.
@@ -25,7 +25,7 @@ from ddbmigrate.bulk import ExportImportOptions, run_export_import  # noqa: E402
 
 REQUIRED = ["JOB_NAME", "export_uri", "mapping", "target_table"]
 OPTIONAL = ["target_profile", "target_region", "target_endpoint_url", "target_role_arn", "target_external_id", "write_percent",
-            "write_capacity", "parallel_tasks", "dead_letter", "max_retries", "apply_mapping"]
+            "write_capacity", "parallel_tasks", "dead_letter", "max_retries", "requests_in_flight", "apply_mapping"]
 
 args = getResolvedOptions(sys.argv, REQUIRED + [name for name in OPTIONAL if f"--{name}" in sys.argv])
 glue_context = GlueContext(SparkContext.getOrCreate())

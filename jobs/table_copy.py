@@ -7,7 +7,7 @@ Arguments (Glue passes them as ``--name value``): ``--JOB_NAME``, ``--source_tab
 ``--splits`` (Scan segments; default the job's task slots), ``--consistent_read`` (true/false),
 ``--mapping`` (a file of renames), the target's ``--target_region``, ``--target_role_arn``,
 ``--target_external_id``, ``--write_percent``, ``--write_capacity``, ``--parallel_tasks``,
-``--dead_letter``, ``--max_retries``, and locally ``--source_profile`` / ``--target_profile``
+``--dead_letter``, ``--max_retries``, ``--requests_in_flight``, and locally ``--source_profile`` / ``--target_profile``
 (and ``--*_endpoint_url``). The pipeline is :mod:`ddbmigrate.copy`; this script only wires Glue's
 arguments, context and job to it. It exits non-zero when anything was dead-lettered or the counts
 do not reconcile.
@@ -30,7 +30,7 @@ REQUIRED = ["JOB_NAME", "source_table", "target_table"]
 OPTIONAL = [f"{side}_{name}" for side in ("source", "target")
             for name in ("profile", "region", "endpoint_url", "role_arn", "external_id")] + [
     "read_percent", "read_capacity", "splits", "consistent_read", "mapping",
-    "write_percent", "write_capacity", "parallel_tasks", "dead_letter", "max_retries"]
+    "write_percent", "write_capacity", "parallel_tasks", "dead_letter", "max_retries", "requests_in_flight"]
 
 args = getResolvedOptions(sys.argv, REQUIRED + [name for name in OPTIONAL if f"--{name}" in sys.argv])
 glue_context = GlueContext(SparkContext.getOrCreate())

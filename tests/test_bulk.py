@@ -102,7 +102,8 @@ def test_export_import_is_lossless_across_accounts(apply_mapping, route, spark, 
 
 
 FAULT_SEED = 2
-"""With one writer task the proxy's draws are reproducible; under this seed each fault kind fires."""
+"""With one writer the proxy's draws are reproducible; under this seed each fault kind fires (several writers
+under faults: tests/test_sink_pool.py)."""
 
 
 def test_export_import_is_lossless_under_throttles_partial_batches_5xx_and_drops(
@@ -113,14 +114,14 @@ def test_export_import_is_lossless_under_throttles_partial_batches_5xx_and_drops
     create_sample_table(target_ddb, table)
     proxy = proxy_factory(throttle_rate=0.10, unprocessed_rate=0.10, error_5xx_rate=0.02, drop_rate=0.01, seed=FAULT_SEED)
 
-    # WHEN the job writes through it. One writer task, so the proxy's seeded draws meet the requests
+    # WHEN the job writes through it. One writer task with one writer, so the proxy's seeded draws meet the requests
     # in a fixed order; 20 WCU/s makes batches of 4 items (the bucket holds 0.2 s of rate), so 300
     # items take ~100 requests and every fault kind gets its chance.
     result = run_export_import(spark, ExportImportOptions(
         export_uri=uri, mapping=str(tmp_path / "m.json"), target_table=table,
         target=Account(profile="target", endpoint_url=proxy.endpoint, label="target"),
         bucket_account=Account(profile="target"), write_percent=1.0, write_capacity=20, parallel_tasks=1,
-        dead_letter=str(tmp_path / "dl"),
+        requests_in_flight=1, dead_letter=str(tmp_path / "dl"),
     ))
 
     # THEN nothing is lost or dead-lettered, the counts reconcile, and every fault really fired

@@ -45,9 +45,9 @@ def test_partitions_are_written_counted_and_dead_lettered(local_stack: Any, spar
     assert len(found) == 90
     for item in items:
         assert deserialize_item(found[(item["pk"]["S"], item["sk"]["N"])]) == deserialize_item(item)
-    # one dead-letter file, from the task that met the broken row, named by run, partition, attempt
+    # one dead-letter file, from the writer that met the broken row, named by run, partition, attempt, writer
     files = sorted(p.name for p in (tmp_path / "dl").iterdir())
-    assert len(files) == 1 and re.fullmatch(r"run1-part-0000[01]-attempt-0\.jsonl", files[0])
+    assert len(files) == 1 and re.fullmatch(r"run1-part-0000[01]-attempt-0-writer-[01]\.jsonl", files[0])
     letter = json.loads((tmp_path / "dl" / files[0]).read_text())
     assert letter["origin"] == "data/part-x.json line 999" and letter["reason"] == "sort key attribute 'sk' is missing"
 

@@ -4,7 +4,8 @@ Command lines::
 
     ddbmigrate run export-import --export URI --mapping FILE --target-profile P --target-table T
                                  [--write-percent P] [--write-capacity WCU] [--parallel-tasks N]
-                                 [--dead-letter DIR|s3://…] [--max-retries N] [--estimate]
+                                 [--dead-letter DIR|s3://…] [--max-retries N] [--requests-in-flight N]
+                                 [--apply-mapping auto|always] [--estimate]
     ddbmigrate run table-copy --source-profile P --source-table T --target-profile Q --target-table U
                               [--read-percent P] [--read-capacity RCU] [--splits N] [--consistent]
                               [--mapping FILE] [write options as above] [--estimate]
@@ -40,6 +41,7 @@ from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT, DEFAULT_WRITE_PERCENT, SLOTS_PER_EXECUTOR
 from ddbmigrate.cli.options import Decorator, apply, side_options
 from ddbmigrate.errors import ConfigError
+from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT
 
 __all__ = ["command", "job_script", "spark_progress"]
 
@@ -129,6 +131,8 @@ def _write_options() -> list[Decorator]:
         click.option("--dead-letter", help="Folder or s3://bucket/prefix/ for items that can never be written."),
         click.option("--max-retries", type=click.IntRange(min=0), default=10, show_default=True,
                      help="Attempts without progress before a batch gives up."),
+        click.option("--requests-in-flight", type=click.IntRange(min=1), default=DEFAULT_REQUESTS_IN_FLIGHT, show_default=True,
+                     help="Writers per task, each with one request in flight (they share the task's budget)."),
         click.option("--estimate", is_flag=True, help="Print time, DPU-hours and Glue cost instead of running."),
         click.option("--worker-type", type=click.Choice(list(SLOTS_PER_EXECUTOR)), default="G.1X", show_default=True,
                      help="For --estimate: the Glue worker type."),
@@ -159,6 +163,9 @@ def command() -> None:
 @command.command("export-import")
 @click.option("--export", "export_uri", required=True, help="Export folder: s3://B/P/AWSDynamoDB/<ExportId>/.")
 @click.option("--mapping", required=True, help="Mapping file (path or s3://…) from `ddbmigrate mapping generate`.")
+@click.option("--apply-mapping", type=click.Choice(["auto", "always"]), default="auto", show_default=True,
+              help="auto: rules that only rename, drop or nest are applied item by item (same items); "
+                   "always: ApplyMapping on a DynamicFrame.")
 @apply(side_options("target", table_help=_TABLE_HELP))
 @apply(_write_options())
 def export_import(**values: Any) -> int:
@@ -173,7 +180,7 @@ def export_import(**values: Any) -> int:
         return 0
     return _run("export-import", {
         "export_uri": values["export_uri"], "mapping": values["mapping"], "target_table": values["target_table"],
-        **_glue_side(values, "target"), **_glue_write(values),
+        "apply_mapping": values["apply_mapping"], **_glue_side(values, "target"), **_glue_write(values),
     })
 
 
@@ -208,4 +215,5 @@ def _glue_side(values: dict[str, Any], side: str) -> dict[str, Any]:
 
 
 def _glue_write(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: values[name] for name in ("write_percent", "write_capacity", "parallel_tasks", "dead_letter", "max_retries")}
+    return {name: values[name] for name in ("write_percent", "write_capacity", "parallel_tasks", "dead_letter", "max_retries",
+                                             "requests_in_flight")}

@@ -34,6 +34,7 @@ from ddbmigrate.errors import ConfigError
 from ddbmigrate.s3uri import parse_s3_uri
 
 __all__ = [
+    "DEFAULT_REQUESTS_IN_FLIGHT",
     "GLUE_DEFAULT_RETRIES",
     "GLUE_SESSION_NAME",
     "GLUE_SINK_OPTIONS",
@@ -48,6 +49,8 @@ MAX_BATCH_ITEMS = 25
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 """BatchWriteItem's limit on a call's total size."""
 GLUE_DEFAULT_RETRIES = 10
+DEFAULT_REQUESTS_IN_FLIGHT = 2
+"""Writers per task. Two keep a request in flight while the task prepares the next batch."""
 GLUE_SESSION_NAME = "glue-dynamodb-write-sts-session"
 
 GLUE_SINK_OPTIONS: Mapping[str, str] = {
@@ -93,6 +96,9 @@ class SinkOptions:
     * ``dead_letter`` — local folder or ``s3://bucket/prefix/`` (target account) for items that can
       never be written. ``None``: such an item fails the write with :class:`SinkError` instead.
     * ``max_batch_items`` / ``max_batch_bytes`` — at most DynamoDB's 25 requests / 16 MB per call.
+    * ``requests_in_flight`` — writers per task, each with one request in flight (items routed by
+      key, so one key's writes stay in order; they share the task's budget). See
+      :mod:`ddbmigrate.sink.pool`.
     """
 
     table: str
@@ -106,6 +112,7 @@ class SinkOptions:
     dead_letter: str | None = None
     max_batch_items: int = MAX_BATCH_ITEMS
     max_batch_bytes: int = MAX_BATCH_BYTES
+    requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
 
     def __post_init__(self) -> None:
         if not isinstance(self.table, str) or not self.table:
@@ -116,6 +123,7 @@ class SinkOptions:
         object.__setattr__(self, "write_percent", validate_percent(self.write_percent))
         _positive_int(self.capacity_override, "capacity override (absolute WCU)", allow_none=True)
         _positive_int(self.parallel_tasks, "dynamodb.output.numParallelTasks", allow_none=True)
+        _positive_int(self.requests_in_flight, "requests in flight per task")
         if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
             raise ConfigError(f"dynamodb.output.retry: expected a whole number ≥ 0, got {self.max_retries!r}")
         for name in ("base_backoff", "max_backoff"):

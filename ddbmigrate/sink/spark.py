@@ -23,7 +23,6 @@ import logging
 import re
 import time
 import uuid
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +32,12 @@ from ddbmigrate.accumulators import MergeParam
 from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots, task_budget
 from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.errors import DdbMigrateError, SinkError
+from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.sink.options import SinkOptions
+from ddbmigrate.sink.pool import WriterPool, key_hash
 from ddbmigrate.sink.retry import RetryPolicy
 from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.sink.writer import Rejected, TableInfo, TableWriter, describe_table, sink_client
-from ddbmigrate.values import key_of
 
 __all__ = ["TaskPlan", "write_partitions"]
 
@@ -54,33 +54,37 @@ class TaskPlan:
     run_id: str
 
     def write(self, rows: Iterable[Any], *, partition: int = 0, attempt: int = 0) -> SinkStats:
-        """Write one partition's ``(origin, item)`` rows; return the writer's counters."""
+        """Write one partition's ``(origin, item)`` rows; return the writers' counters."""
         options = self.options
-        dead_letters = None
-        if options.dead_letter:
-            s3 = options.target.client("s3") if options.dead_letter.startswith("s3://") else None
-            name = f"{self.run_id}-part-{partition:05d}-attempt-{attempt}"
-            dead_letters = DeadLetterWriter(options.dead_letter, name, s3_client=s3)
-        writer = TableWriter(
-            sink_client(options.target),
-            self.table,
-            rate=self.rate,
-            dead_letters=dead_letters,
-            policy=RetryPolicy(options.max_retries, options.base_backoff, options.max_backoff),
-            max_batch_items=options.max_batch_items,
-            max_batch_bytes=options.max_batch_bytes,
-        )
-        with writer:
+        count = options.requests_in_flight
+
+        def make_writer(index: int, bucket: TokenBucket | None) -> TableWriter:
+            dead_letters = None
+            if options.dead_letter:
+                s3 = options.target.client("s3") if options.dead_letter.startswith("s3://") else None
+                name = f"{self.run_id}-part-{partition:05d}-attempt-{attempt}" + (f"-writer-{index}" if count > 1 else "")
+                dead_letters = DeadLetterWriter(options.dead_letter, name, s3_client=s3)
+            return TableWriter(
+                sink_client(options.target),
+                self.table,
+                bucket=bucket,
+                dead_letters=dead_letters,
+                policy=RetryPolicy(options.max_retries, options.base_backoff, options.max_backoff),
+                max_batch_items=options.max_batch_items,
+                max_batch_bytes=options.max_batch_bytes,
+            )
+
+        with WriterPool(make_writer, count, key_schema=self.table.key_schema, rate=self.rate) as pool:
             for number, row in enumerate(rows):
                 if isinstance(row, tuple) and len(row) == 2 and isinstance(row[0], str):
                     origin, item = row
                 else:  # not an (origin, item) pair: still never dropped, named by position
                     origin, item = f"partition {partition} row {number}", row
                 if isinstance(item, Rejected):
-                    writer.reject(item.reason, origin=origin, key=item.key, item=item.item)
+                    pool.reject(item.reason, origin=origin, key=item.key, item=item.item)
                 else:
-                    writer.put(item, origin=origin)
-        return writer.stats
+                    pool.put(item, origin=origin)
+        return pool.stats
 
 
 def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = None, run_id: str | None = None) -> SinkStats:
@@ -136,12 +140,8 @@ def _fit(rows: Any, partitions: int, tasks: int, info: TableInfo) -> Any:
 
 
 def _key_hash(row: Any, schema: Any) -> int:
-    """A hash of the row's primary key that is the same in every Python worker (no salted hash())."""
-    item = row[1] if isinstance(row, tuple) and len(row) == 2 else row
-    try:
-        return zlib.crc32(repr(key_of(item, schema)).encode("utf-8"))
-    except Exception:  # an invalid key: any partition will do, the writer dead-letters it
-        return 0
+    """The row's key hash (:func:`~ddbmigrate.sink.pool.key_hash`): the same in every Python worker."""
+    return key_hash(row[1] if isinstance(row, tuple) and len(row) == 2 else row, schema)
 
 
 def _identity(value: int) -> int:

@@ -1,0 +1,165 @@
+"""Several writers per task, each on its own thread, so requests are in flight while the task reads on.
+
+A Spark task is one Python process that alternates between CPU work (reading, validating and
+mapping items, serialising requests) and waiting for ``BatchWriteItem``. With one
+:class:`~ddbmigrate.sink.writer.TableWriter` the task waits out every request, and a job of N
+tasks never has more than N requests in flight: on Glue that is as many as the job has cores,
+whatever DynamoDB could take. A pool of ``count`` writers keeps up to ``count`` requests per task
+in flight; the waiting releases the GIL, so the task's reading goes on meanwhile.
+
+What does not change:
+
+* **Per-key order.** Items are routed by a stable hash of their primary key, so every write of
+  one key goes through the same writer, in the order the task saw them (later writes still win).
+* **The task's budget.** The writers share one token bucket at the task's rate; the pool never
+  writes faster than one writer would be allowed to.
+* **Reconciliation.** Each writer counts what it received; :meth:`WriterPool.close` merges them.
+  A writer that gives up makes the pool raise its :class:`~ddbmigrate.errors.SinkError` at the
+  next call (or at close), after the other writers have flushed what they hold.
+
+``count=1`` is the plain writer, on the calling thread (no thread, no queue).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ddbmigrate.errors import SinkError
+from ddbmigrate.ratelimit import TokenBucket
+from ddbmigrate.sink.stats import SinkStats
+from ddbmigrate.sink.writer import TableWriter
+from ddbmigrate.values import Item, key_of
+
+__all__ = ["WriterPool", "key_hash"]
+
+_QUEUED_PER_WRITER = 200
+"""Items waiting for one writer at most: enough to keep it busy, little enough to bound memory."""
+_STOP = None
+
+
+def key_hash(item: Any, key_schema: Sequence[Any]) -> int:
+    """A hash of the item's primary key that is the same in every process (no salted ``hash()``).
+
+    An item whose key cannot be read hashes to 0: whichever writer gets it dead-letters it.
+    """
+    try:
+        return zlib.crc32(repr(key_of(item, key_schema)).encode("utf-8"))
+    except Exception:
+        return 0
+
+
+class WriterPool:
+    """``count`` writers made by ``make_writer(index, bucket)``; use as a context manager.
+
+    ``rate`` is the task's WCU per second (``None``: unlimited), shared through one bucket.
+    """
+
+    def __init__(self, make_writer: Callable[[int, TokenBucket | None], TableWriter], count: int, *,
+                 key_schema: Sequence[Any], rate: float | None) -> None:
+        if count < 1:
+            raise SinkError(f"requests in flight per task must be at least 1, got {count}")
+        self._bucket = TokenBucket(rate) if rate is not None else None
+        self._writers = [make_writer(index, self._bucket) for index in range(count)]
+        self._key_schema = key_schema
+        self._failure: BaseException | None = None
+        self._closed = False
+        self._queues: list[queue.Queue[Any]] = []
+        self._threads: list[threading.Thread] = []
+        if count > 1:
+            for writer in self._writers:
+                inbox: queue.Queue[Any] = queue.Queue(maxsize=_QUEUED_PER_WRITER)
+                thread = threading.Thread(target=self._drain, args=(writer, inbox), daemon=True,
+                                          name=f"ddbmigrate-writer-{len(self._threads)}")
+                thread.start()
+                self._queues.append(inbox)
+                self._threads.append(thread)
+
+    # ------------------------------------------------------------------ the writer API
+
+    def put(self, item: Item, *, origin: str = "") -> None:
+        self._send(item, ("put", item, origin))
+
+    def reject(self, reason: str, *, origin: str = "", key: Item | None = None, item: Item | None = None) -> None:
+        self._send(key or item, ("reject", reason, origin, key, item))
+
+    def close(self) -> SinkStats:
+        """Let every writer finish and close; return their merged counters. Raises a writer's failure."""
+        if not self._closed:
+            self._closed = True
+            if self._threads:
+                for inbox in self._queues:
+                    inbox.put(_STOP)
+                for thread in self._threads:
+                    thread.join()
+            else:
+                try:
+                    self._writers[0].close()
+                except BaseException as exc:
+                    self._failure = self._failure or exc
+        if self._failure is not None:
+            raise self._failure
+        return self.stats
+
+    @property
+    def stats(self) -> SinkStats:
+        merged = SinkStats()
+        for writer in self._writers:
+            merged.merge(writer.stats)
+        if self._bucket is not None:  # each writer reports the shared bucket's wait: count it once
+            merged.waited_seconds = self._bucket.waited_seconds
+        return merged
+
+    def __enter__(self) -> WriterPool:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self.close()
+        except BaseException:
+            if exc is None:  # an error already on its way out wins; else the writers' failure is raised
+                raise
+
+    # ------------------------------------------------------------------ routing
+
+    def _send(self, routing: Any, message: tuple[Any, ...]) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._closed:
+            raise SinkError("this writer pool is closed")
+        if not self._threads:
+            try:
+                self._apply(self._writers[0], message)
+            except BaseException as exc:
+                self._failure = exc
+                raise
+            return
+        index = key_hash(routing, self._key_schema) % len(self._queues) if isinstance(routing, dict) else 0
+        self._queues[index].put(message)
+
+    def _drain(self, writer: TableWriter, inbox: queue.Queue[Any]) -> None:
+        """One writer's thread: apply messages until the stop mark; after a failure, only drain."""
+        failed = False
+        for message in iter(inbox.get, _STOP):
+            if failed or self._failure is not None:
+                continue  # the pool raises at the caller's next call; keep the queue moving meanwhile
+            try:
+                self._apply(writer, message)
+            except BaseException as exc:
+                failed = True
+                self._failure = self._failure or exc
+        try:
+            writer.close()
+        except BaseException as exc:
+            self._failure = self._failure or exc
+
+    @staticmethod
+    def _apply(writer: TableWriter, message: tuple[Any, ...]) -> None:
+        if message[0] == "put":
+            writer.put(message[1], origin=message[2])
+        else:
+            _, reason, origin, key, item = message
+            writer.reject(reason, origin=origin, key=key, item=item)
