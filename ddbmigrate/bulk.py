@@ -439,7 +439,14 @@ def _import_item_by_item(spark: Any, tasks: list[tuple[Any, ...]], transform: It
     (target key and size checks included) and stops the run before it writes, as in the Spark
     route; with one, a single pass reads, maps and writes, and refusals are dead-lettered as they come.
     """
-    files = spark.sparkContext.parallelize(tasks, max(1, len(tasks)))
+    from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots
+
+    sc = spark.sparkContext
+    # As many partitions as writing tasks (each takes a share of the files), so reading, mapping and
+    # writing run in one Python pipeline per task; more partitions would make the sink coalesce,
+    # which pickles every item to the JVM and back.
+    writers = sink.parallel_tasks or default_parallel_tasks(len(tasks), spark_task_slots(sc))
+    files = sc.parallelize(tasks, max(1, min(len(tasks), writers)))
     fatal = [problem for problem in files.map(_verify_data_file).collect() if problem]
     if fatal:
         _raise_unreadable(fatal)

@@ -52,6 +52,7 @@ from ddbmigrate.capacity import table_write_capacity
 from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.errors import ConfigError, InvalidItemError, InvalidKeyError, SinkError
 from ddbmigrate.ratelimit import TokenBucket
+from ddbmigrate.sink.encode import BODY_PARAM, batch_write_body, use_prebuilt_bodies
 from ddbmigrate.sink.retry import ErrorClass, RetryPolicy, classify, error_code
 from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.values import (
@@ -200,6 +201,7 @@ class TableWriter:
         if bucket is None and rate is not None:
             bucket = TokenBucket(rate, clock=clock, sleep=sleep)
         self._client = client
+        self._prebuilt = use_prebuilt_bodies(client)  # json.dumps builds the body, not botocore's shape walk
         self._info = table
         self._bucket = bucket
         self._dead_letters = dead_letters
@@ -336,10 +338,7 @@ class TableWriter:
                 self._bucket.acquire(estimate)
             self.stats.batches += 1
             try:
-                response = self._client.batch_write_item(
-                    RequestItems={self._info.table: [r.wire() for r in queue]},
-                    ReturnConsumedCapacity="INDEXES",
-                )
+                response = self._client.batch_write_item(**self._call(queue))
             except Exception as exc:
                 kind = classify(exc)
                 code = error_code(exc)
@@ -373,6 +372,12 @@ class TableWriter:
                 )
             self._backoff(attempt)
             attempt += 1
+
+    def _call(self, queue: list[_Request]) -> dict[str, Any]:
+        call: dict[str, Any] = {"RequestItems": {self._info.table: [r.wire() for r in queue]}, "ReturnConsumedCapacity": "INDEXES"}
+        if self._prebuilt:
+            call[BODY_PARAM] = batch_write_body(self._info.table, [(r.kind, r.body) for r in queue], "INDEXES")
+        return call
 
     def _absorb(self, queue: list[_Request], estimate: float, response: Mapping[str, Any]) -> tuple[list[_Request], bool]:
         """Count a successful call; return (requests still unprocessed, whether any was written)."""
