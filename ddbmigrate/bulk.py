@@ -54,7 +54,8 @@ if TYPE_CHECKING:
     from ddbmigrate.mapping.file import MappingFile
     from ddbmigrate.mapping.items import ItemMapping
     from ddbmigrate.sink.options import SinkOptions
-    from ddbmigrate.sink.writer import Rejected, TableInfo
+    from ddbmigrate.sink.writer import Prepared, Rejected, TableInfo
+    from ddbmigrate.values import JsonItem
 
 __all__ = ["APPLY_MAPPING_CHOICES", "ORIGIN_COLUMN", "ExportImportOptions", "PipelineResult", "mapping_route",
            "run_export_import"]
@@ -160,19 +161,20 @@ def _open_data_file(task: tuple[Any, ...]) -> tuple[Any, Any]:
     return export, next(f for f in export.data_files if f.key == data_key)
 
 
-def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> Item | str:
-    """One export line → its validated wire item, or the reason it is refused (names, never values)."""
+def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> tuple[JsonItem, dict[str, Any]] | str:
+    """One export line → ``(validated item with its size, its JSON document)``, or the reason it is
+    refused (names, never values)."""
     from ddbmigrate.schema import conformance_error
-    from ddbmigrate.values import item_from_json
+    from ddbmigrate.values import read_json_item
 
     try:
         obj = json.loads(line)
         if not isinstance(obj, dict) or set(obj) != {"Item"}:
             raise ValueError('a line must be one JSON object {"Item": {...}}')
-        item = item_from_json(obj["Item"], where=origin)
+        read = read_json_item(obj["Item"], where=origin)
     except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
         return str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
-    return conformance_error(item, schema) or item
+    return conformance_error(read.item, schema) or (read, obj["Item"])
 
 
 def _verify_data_file(task: tuple[Any, ...]) -> tuple[str, str] | None:
@@ -218,14 +220,14 @@ def _read_data_file(
 
 def _items_of_file(
     task: tuple[Any, ...], transform: ItemMapping | None, table: TableInfo | None,
-) -> Iterator[tuple[str, Item | Rejected]]:
+) -> Iterator[tuple[str, Item | Prepared | Rejected]]:
     """Executor side of the per-item route: ``(origin, mapped item | Rejected)`` for each line of a file.
 
     The file is verified (md5, count) before its first line, as in the Spark route. With ``table``
     the target's key and size checks run here too (the pass that looks for refusals before a run
     without a dead-letter location writes anything); otherwise the sink runs them as it writes.
     """
-    from ddbmigrate.sink.writer import Rejected
+    from ddbmigrate.sink.writer import Prepared, Rejected
 
     schema = task[3]
     export, data_file = _open_data_file(task)
@@ -235,15 +237,21 @@ def _items_of_file(
         if isinstance(parsed, str):
             yield origin, Rejected(parsed)
             continue
-        item = parsed
+        read, document = parsed
+        mapped = read.item
         if transform is not None:
             try:
-                item = transform(parsed)
+                mapped = transform(read.item)
             except DdbMigrateError as exc:
-                yield origin, Rejected(f"cannot apply the mapping: {exc}", item=parsed)
+                yield origin, Rejected(f"cannot apply the mapping: {exc}", item=read.item)
                 continue
-        refusal = _target_refusal(item, table) if table is not None else None
-        yield origin, refusal or item
+        refusal = _target_refusal(mapped, table) if table is not None else None
+        if refusal is not None:
+            yield origin, refusal
+        elif transform is None:  # the identity: the item's size and (when exact) its document travel with it
+            yield origin, Prepared(mapped, read.size, document if read.json_exact else None)
+        else:
+            yield origin, mapped
 
 
 def _first_refusals(rows: Iterator[tuple[str, Any]]) -> Iterator[tuple[int, tuple[str, str] | None]]:

@@ -419,6 +419,9 @@ def _tree(schema: Mapping[str, Any]) -> _Tree:
     return tree
 
 
+_MISSING: Any = object()
+
+
 def conformance_error(item: Mapping[str, Any], schema: Mapping[str, Any]) -> str | None:
     """Why ``item`` would lose data when read with ``schema`` — or None if it fits.
 
@@ -435,23 +438,22 @@ def conformance_error(item: Mapping[str, Any], schema: Mapping[str, Any]) -> str
 
 
 def _check(values: Mapping[str, Any], tree: _Tree, prefix: tuple[str, ...]) -> str | None:
-    for name, av in values.items():
-        path = (*prefix, name)
-        if name not in tree:
-            return f"attribute {join_path(path)!r} is not in the mapping's schema; {_RECRAWL}"
-        expected = tree[name]
+    for name, av in values.items():  # runs for every item: the path is only built for a message
+        expected = tree.get(name, _MISSING)
         if expected is _OPAQUE:
             continue
-        tag = next(iter(av)) if isinstance(av, Mapping) and len(av) == 1 else None
+        if expected is _MISSING:
+            return f"attribute {join_path((*prefix, name))!r} is not in the mapping's schema; {_RECRAWL}"
+        tag = next(iter(av)) if (av.__class__ is dict or isinstance(av, Mapping)) and len(av) == 1 else None
         if tag not in expected:
-            return (f"attribute {join_path(path)!r} is {tag or 'not a typed value'} but the mapping's schema "
-                    f"expects {', '.join(sorted(expected))}; {_RECRAWL}")
+            return (f"attribute {join_path((*prefix, name))!r} is {tag or 'not a typed value'} but the mapping's "
+                    f"schema expects {', '.join(sorted(expected))}; {_RECRAWL}")
         if tag == "M":
             members = av["M"]
             if not members:
-                return (f"attribute {join_path(path)!r} is an empty M but the mapping's schema expects its "
-                        f"members as columns (it would arrive missing); {_RECRAWL}")
-            problem = _check(members, expected["M"], path)
+                return (f"attribute {join_path((*prefix, name))!r} is an empty M but the mapping's schema expects "
+                        f"its members as columns (it would arrive missing); {_RECRAWL}")
+            problem = _check(members, expected["M"], (*prefix, name))
             if problem:
                 return problem
     return None

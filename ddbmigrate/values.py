@@ -45,7 +45,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 
@@ -57,6 +57,7 @@ __all__ = [
     "TYPE_TAGS",
     "AttributeValue",
     "Item",
+    "JsonItem",
     "KeySchema",
     "attribute_value_size",
     "canonical_number",
@@ -68,6 +69,7 @@ __all__ = [
     "key_attribute_types",
     "key_of",
     "read_capacity_units",
+    "read_json_item",
     "serialize_item",
     "serialize_value",
     "validate_attribute_value",
@@ -261,12 +263,36 @@ def item_from_json(obj: Any, *, where: str = "item") -> Item:
     ``where`` names the source in errors, e.g. ``"s3://b/data/x.json.gz line 17"``; the message
     adds the attribute path. Values are never put in messages.
     """
+    return read_json_item(obj, where=where).item
+
+
+class JsonItem(NamedTuple):
+    """:func:`read_json_item`'s answer: the wire item, its size, and whether its JSON form is botocore's."""
+
+    item: Item
+    size: int
+    """:func:`item_size` of ``item``, counted on the way."""
+    json_exact: bool
+    """The JSON document it was read from is byte for byte what ``item_to_json(item)`` gives (every
+    binary in canonical base64), so a writer may send the document as it is."""
+
+
+def read_json_item(obj: Any, *, where: str = "item") -> JsonItem:
+    """:func:`item_from_json` that also sizes the item in the same walk (the import's hot path)."""
     if obj.__class__ is dict and all(name.__class__ is str and name for name in obj):
         try:
-            return {name: _fast_from_json(av, 0) for name, av in obj.items()}
+            item: Item = {}
+            size = 0
+            exact = True
+            for name, av in obj.items():
+                item[name], value_size, value_exact = _fast_from_json(av, 0)
+                size += (len(name) if name.isascii() else len(name.encode("utf-8"))) + value_size
+                exact = exact and value_exact
+            return JsonItem(item, size, exact)
         except Exception:  # any doubt at all: the slow walk decides, and names the fault
             pass
-    return _slow_item_from_json(obj, where)
+    item = _slow_item_from_json(obj, where)
+    return JsonItem(item, item_size(item), False)
 
 
 def _slow_item_from_json(obj: Any, where: str) -> Item:
@@ -286,16 +312,82 @@ _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 """A number DynamoDB accepts without further checks when it is at most 38 characters long: at most
 38 digits, magnitude below 1E38 and — non-zero — at least 1E-36 (within 1E-130 … 9.99…E+125)."""
 _b64 = binascii.a2b_base64
+_b2a = binascii.b2a_base64
 
 
-def _fast_from_json(av: Any, depth: int) -> AttributeValue:
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def _b64_exact(text: str) -> tuple[bytes, bool]:
+    """Decoded bytes (strict, like the checking walk) and whether ``text`` is their canonical base64."""
+    data = _b64(text, strict_mode=True)
+    return data, _b2a(data, newline=False) == text.encode("ascii")
+
+
+def _fast_from_json(av: Any, depth: int) -> tuple[AttributeValue, int, bool]:
     """:func:`item_from_json`'s walk without building error paths (most of its cost on valid input).
 
-    It accepts only what the slow walk accepts and returns the same value; anything else raises
-    (:class:`_NeedsSlowPath`, or the decoder's own error), and the slow walk then runs.
+    Returns the value, its :func:`attribute_value_size` and whether its JSON form is canonical
+    (see :attr:`JsonItem.json_exact`). It accepts only what the slow walk accepts and returns the
+    same value; anything else raises (:class:`_NeedsSlowPath`, or the decoder's own error), and
+    the slow walk then runs.
     """
     if av.__class__ is not dict or len(av) != 1:
         raise _NeedsSlowPath
+    (tag, payload), = av.items()
+    if tag == S:
+        if payload.__class__ is str:
+            return {S: payload}, _utf8_len(payload), True
+    elif tag == N:
+        if not (payload.__class__ is str and len(payload) <= 38 and _PLAIN_NUMBER.fullmatch(payload)):
+            _parse_number(payload, "")  # exponents, 38+ characters: the full check (raises if invalid)
+        return {N: payload}, _number_size(payload), True
+    elif tag == M:
+        if payload.__class__ is dict and depth < _MAX_NESTING - 1 and all(k.__class__ is str and k for k in payload):
+            members = {}
+            size = 3
+            exact = True
+            for k, v in payload.items():
+                members[k], member_size, member_exact = _fast_from_json(v, depth + 1)
+                size += _utf8_len(k) + 1 + member_size
+                exact = exact and member_exact
+            return {M: members}, size, exact
+    elif tag == L:
+        if payload.__class__ is list and depth < _MAX_NESTING - 1:
+            elements = []
+            size = 3
+            exact = True
+            for v in payload:
+                element, element_size, element_exact = _fast_from_json(v, depth + 1)
+                elements.append(element)
+                size += 1 + element_size
+                exact = exact and element_exact
+            return {L: elements}, size, exact
+    elif tag == B:
+        if payload.__class__ is str:
+            data, exact = _b64_exact(payload)
+            return {B: data}, len(data), exact
+    elif tag == BOOL:
+        if payload is True or payload is False:
+            return {BOOL: payload}, 1, True
+    elif tag == NULL:
+        if payload is True:
+            return {NULL: True}, 1, True
+    elif tag == SS:
+        if payload.__class__ is list and payload and all(x.__class__ is str for x in payload) and len(set(payload)) == len(payload):
+            return {SS: list(payload)}, sum(_utf8_len(x) for x in payload), True
+    elif tag == NS:
+        if (payload.__class__ is list and payload
+                and all(x.__class__ is str and len(x) <= 38 and _PLAIN_NUMBER.fullmatch(x) for x in payload)
+                and len({Decimal(x) for x in payload}) == len(payload)):  # "1" and "1.0" are one member
+            return {NS: list(payload)}, sum(_number_size(x) for x in payload), True
+    elif tag == BS and payload.__class__ is list and payload and all(x.__class__ is str for x in payload):
+        decoded = [_b64_exact(x) for x in payload]
+        members = [data for data, _ in decoded]
+        if len(set(members)) == len(members):
+            return {BS: members}, sum(len(data) for data in members), all(exact for _, exact in decoded)
+    raise _NeedsSlowPath
     (tag, payload), = av.items()
     if tag == S:
         if payload.__class__ is str:
@@ -545,9 +637,12 @@ def read_capacity_units(size_bytes: int, *, consistent: bool = False) -> float:
     return float(units) if consistent else units / 2
 
 
-def validate_item_size(item: Mapping[str, Mapping[str, Any]], *, where: str = "item") -> int:
-    """The item's size; raises :class:`InvalidItemError` above DynamoDB's 400 KB."""
-    size = item_size(item)
+def validate_item_size(item: Mapping[str, Mapping[str, Any]], *, where: str = "item", size: int | None = None) -> int:
+    """The item's size; raises :class:`InvalidItemError` above DynamoDB's 400 KB.
+
+    ``size`` is the item's :func:`item_size` when the caller already counted it (see :func:`read_json_item`).
+    """
+    size = item_size(item) if size is None else size
     if size > MAX_ITEM_BYTES:
         raise InvalidItemError(
             f"{where}: item is {size:,} bytes; DynamoDB's limit is {MAX_ITEM_BYTES:,} (400 KB). "

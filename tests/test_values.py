@@ -138,6 +138,38 @@ def test_fast_walk_accepts_exactly_what_the_checking_walk_accepts(document: dict
         _outcome(lambda: _slow_item_from_json(document, "f line 1"))
 
 
+@PROPERTY
+@given(items)
+def test_the_walk_sizes_items_as_item_size_and_knows_when_the_document_is_botocores(item: Item) -> None:
+    from ddbmigrate.values import read_json_item
+
+    document = json.loads(json.dumps(item_to_json(item)))  # as an export line holds it
+    read = read_json_item(document)
+    assert read.item == item_from_json(document)
+    assert read.size == item_size(read.item)
+    if read.json_exact:  # (a value the fast walk leaves to the checking walk makes it False: never wrongly True)
+        assert json.dumps(document) == json.dumps(item_to_json(read.item))
+
+
+def test_sample_items_are_read_with_their_document_reusable() -> None:
+    from ddbmigrate.values import read_json_item
+
+    for item in sample_items(50):
+        document = json.loads(json.dumps(item_to_json(item)))
+        read = read_json_item(document)
+        assert read.json_exact and read.size == item_size(item)
+        assert json.dumps(document) == json.dumps(item_to_json(read.item))
+
+
+def test_non_canonical_base64_is_accepted_but_not_sent_as_it_is() -> None:
+    from ddbmigrate.values import read_json_item
+
+    read = read_json_item({"b": {"B": "AB=="}, "s": {"S": "x"}})  # the trailing bits are not zero: still b"\x00"
+    assert read.item == {"b": {"B": b"\x00"}, "s": {"S": "x"}} and read.size == 4
+    assert not read.json_exact
+    assert not read_json_item({"bs": {"BS": ["AA==", "/x=="]}}).json_exact
+
+
 def test_fast_walk_keeps_the_decoded_binaries_and_number_spellings() -> None:
     document = {"b": {"B": "AAE="}, "bs": {"BS": ["AA==", "/w=="]}, "n": {"N": "1E-130"}, "ns": {"NS": ["1.50", "2"]}}
     assert item_from_json(document) == {"b": {"B": b"\x00\x01"}, "bs": {"BS": [b"\x00", b"\xff"]},

@@ -33,13 +33,17 @@ BODY_PARAM = "DdbMigratePrebuiltBody"
 _CONTEXT_KEY = "ddbmigrate_prebuilt_body"
 
 
-def batch_write_body(table: str, requests: Iterable[tuple[str, Mapping[str, Any]]], return_consumed: str) -> bytes:
+def batch_write_body(table: str, requests: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]],
+                     return_consumed: str) -> bytes:
     """The body of ``BatchWriteItem(RequestItems={table: …}, ReturnConsumedCapacity=…)``.
 
-    ``requests`` are ``("put", item)`` or ``("delete", key)`` in wire form.
+    ``requests`` are ``("put", item, document)`` or ``("delete", key, document)`` in wire form; a
+    ``document`` is the value's DynamoDB JSON when it is already at hand exactly as
+    ``item_to_json`` would make it (:attr:`~ddbmigrate.values.JsonItem.json_exact`), else None.
     """
-    entries = [{"PutRequest": {"Item": item_to_json(body)}} if kind == "put" else {"DeleteRequest": {"Key": item_to_json(body)}}
-               for kind, body in requests]
+    entries = [{"PutRequest": {"Item": document or item_to_json(body)}} if kind == "put"
+               else {"DeleteRequest": {"Key": document or item_to_json(body)}}
+               for kind, body, document in requests]
     return json.dumps({"RequestItems": {table: entries}, "ReturnConsumedCapacity": return_consumed}).encode("utf-8")
 
 

@@ -80,8 +80,8 @@ class WriterPool:
 
     # ------------------------------------------------------------------ the writer API
 
-    def put(self, item: Item, *, origin: str = "") -> None:
-        self._send(item, ("put", item, origin))
+    def put(self, item: Item, *, origin: str = "", size: int | None = None, document: Any = None) -> None:
+        self._send(item, ("put", item, origin, size, document))
 
     def reject(self, reason: str, *, origin: str = "", key: Item | None = None, item: Item | None = None) -> None:
         self._send(key or item, ("reject", reason, origin, key, item))
@@ -159,7 +159,8 @@ class WriterPool:
     @staticmethod
     def _apply(writer: TableWriter, message: tuple[Any, ...]) -> None:
         if message[0] == "put":
-            writer.put(message[1], origin=message[2])
+            _, item, origin, size, document = message
+            writer.put(item, origin=origin, size=size, document=document)
         else:
             _, reason, origin, key, item = message
             writer.reject(reason, origin=origin, key=key, item=item)

@@ -37,7 +37,7 @@ from ddbmigrate.sink.options import SinkOptions
 from ddbmigrate.sink.pool import WriterPool, key_hash
 from ddbmigrate.sink.retry import RetryPolicy
 from ddbmigrate.sink.stats import SinkStats
-from ddbmigrate.sink.writer import Rejected, TableInfo, TableWriter, describe_table, sink_client
+from ddbmigrate.sink.writer import Prepared, Rejected, TableInfo, TableWriter, describe_table, sink_client
 
 __all__ = ["TaskPlan", "write_partitions"]
 
@@ -82,6 +82,8 @@ class TaskPlan:
                     origin, item = f"partition {partition} row {number}", row
                 if isinstance(item, Rejected):
                     pool.reject(item.reason, origin=origin, key=item.key, item=item.item)
+                elif isinstance(item, Prepared):
+                    pool.put(item.item, origin=origin, size=item.size, document=item.document)
                 else:
                     pool.put(item, origin=origin)
         return pool.stats

@@ -128,6 +128,8 @@ class _Request:
     size: int
     wcu: int
     done: bool = False
+    document: Mapping[str, Any] | None = None
+    """The body's DynamoDB JSON as read, when it is byte for byte what ``item_to_json(body)`` gives."""
 
     def wire(self) -> dict[str, Any]:
         if self.kind == "put":
@@ -167,6 +169,19 @@ class Rejected:
     key: Item | None = None
     item: Item | None = None
     """The refused item as it was (it goes to the dead-letter file only, to be fixed and replayed)."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """In place of an item: one a reader already validated and sized (:func:`~ddbmigrate.values.read_json_item`).
+
+    The sink then does not count its size again and, given the ``document`` it was read from (only
+    when that is byte for byte the item's JSON form), sends it as it is.
+    """
+
+    item: Item
+    size: int
+    document: Mapping[str, Any] | None = None
 
 
 class TableWriter:
@@ -221,9 +236,14 @@ class TableWriter:
     def table(self) -> TableInfo:
         return self._info
 
-    def put(self, item: Item, *, origin: str = "") -> None:
-        """Write a whole item (replacing any item with its key)."""
-        self._accept("put", item, origin)
+    def put(self, item: Item, *, origin: str = "", size: int | None = None, document: Mapping[str, Any] | None = None) -> None:
+        """Write a whole item (replacing any item with its key).
+
+        A producer that read the item with :func:`~ddbmigrate.values.read_json_item` passes what it
+        learnt on the way: the item's ``size`` (not counted again) and, when ``json_exact``, the JSON
+        ``document`` it came from, which goes into the request body as it is.
+        """
+        self._accept("put", item, origin, size, document)
 
     def delete(self, key: Item, *, origin: str = "") -> None:
         """Delete the item with this key (extra attributes beyond the key are ignored)."""
@@ -275,11 +295,11 @@ class TableWriter:
 
     # ------------------------------------------------------------------ accepting
 
-    def _accept(self, kind: str, body: Any, origin: str) -> None:
+    def _accept(self, kind: str, body: Any, origin: str, size: int | None = None, document: Any = None) -> None:
         self._check_usable()
         self.stats.received += 1
         try:
-            request = self._request(kind, body, origin)
+            request = self._request(kind, body, origin, size, document)
         except InvalidItemError as exc:
             reason = str(exc).removeprefix("item: ")
             key = {n: body[n] for n in self._info.key_names if isinstance(body, Mapping) and n in body}
@@ -299,7 +319,7 @@ class TableWriter:
         if len(self._batch.requests) >= self._max_items:
             self.flush()
 
-    def _request(self, kind: str, body: Any, origin: str) -> _Request:
+    def _request(self, kind: str, body: Any, origin: str, known_size: int | None = None, document: Any = None) -> _Request:
         if not isinstance(body, Mapping):
             raise InvalidItemError(f"item: expected a mapping of attribute name → typed value, got {type(body).__name__}")
         validate_key(body, self._info.key_schema, self._info.attribute_types)
@@ -309,7 +329,7 @@ class TableWriter:
             names = ", ".join(repr(n) for n in self._info.key_names)
             raise InvalidKeyError(f"item: key attribute {names}: {str(exc).removeprefix('value: ')}") from None
         try:
-            size = validate_item_size(body)
+            size = validate_item_size(body, size=known_size)
         except InvalidItemError:
             raise
         except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as exc:
@@ -320,7 +340,7 @@ class TableWriter:
                 "each value must be one type tag (S, N, B, …) with a payload of that type"
             ) from None
         wcu = write_capacity_units(size) if kind == "put" else 1
-        return _Request(kind, dict(body), key, origin, size, wcu)
+        return _Request(kind, dict(body), key, origin, size, wcu, document=document)
 
     # ------------------------------------------------------------------ sending
 
@@ -376,7 +396,7 @@ class TableWriter:
     def _call(self, queue: list[_Request]) -> dict[str, Any]:
         call: dict[str, Any] = {"RequestItems": {self._info.table: [r.wire() for r in queue]}, "ReturnConsumedCapacity": "INDEXES"}
         if self._prebuilt:
-            call[BODY_PARAM] = batch_write_body(self._info.table, [(r.kind, r.body) for r in queue], "INDEXES")
+            call[BODY_PARAM] = batch_write_body(self._info.table, [(r.kind, r.body, r.document) for r in queue], "INDEXES")
         return call
 
     def _absorb(self, queue: list[_Request], estimate: float, response: Mapping[str, Any]) -> tuple[list[_Request], bool]:
