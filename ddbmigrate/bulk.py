@@ -13,8 +13,13 @@ Stages, and what each guarantees:
    back as data, so Spark cannot bury it in a Java trace); a malformed line or an item that does
    not fit the schema is dead-lettered with ``<file> line <n>`` and the reason (never the line's
    text). Valid lines go on as JSON text.
-3. **Map.** Spark parses the valid lines with the mapping's explicit schema (no inference pass) and
-   the (possibly user-edited) rules are applied case-sensitively. Given a ``glue_context`` (the
+3. **Map.** ApplyMapping's semantics, case-sensitive; :func:`mapping_route` decides where they are
+   computed. Rules that do not cast are applied item by item in the same task that read the file
+   (the generated identity not at all), and stage 4 follows in that task too: every file is first
+   verified as in stage 2, then streamed through parsing, checks, mapping and the sink, with no
+   Spark rows in between (``--apply_mapping always`` turns this off). Otherwise (a cast) Spark parses
+   the valid lines with the mapping's explicit schema (no inference pass) and the rules are applied
+   on Spark rows. Given a ``glue_context`` (the
    Glue script), that is ``awsglue.transforms.ApplyMapping.apply(..., case_sensitive=True)`` on a
    DynamicFrame: real ``awsglue`` on Glue, the :mod:`ddbmigrate.gluelocal` stand-in elsewhere;
    without one, the library's :func:`ddbmigrate.mapping.spark.apply_mapping` (what the stand-in
@@ -147,6 +152,8 @@ class PipelineResult:
             f"reconciles: read {self.read} = written {self.written} + dead-lettered {self.dead_lettered}: "
             + ("yes" if self.reconciles else "NO"),
         ]
+        if self.mapping_route:
+            lines.append(f"mapping applied: {self.mapping_route} (see docs/mapping.md, 'In the import job')")
         if self.dead_lettered:
             lines.append(f"dead letters: {self.dead_letter_location} (fix the items and replay them; see docs/sink.md)")
         return lines

@@ -163,6 +163,7 @@ def test_glue_script_runs_locally_and_fails_loudly_on_dead_letters(spark, source
     assert code == 1
     assert "read=8 written=0 dead_lettered=8" in out
     assert "reconciles: read 8 = written 0 + dead-lettered 8: yes" in out
+    assert "mapping applied: identity" in out  # the generated mapping: nothing to apply
     letters = [line for f in (tmp_path / "dl").rglob("*.jsonl") for line in f.read_text().splitlines()]
     assert len(letters) == 8 and all("sk" in line for line in letters)
 

@@ -33,6 +33,12 @@ def test_account_of_a_side_takes_every_credential_argument() -> None:
 def test_export_import_arguments_default_as_glue_and_name_what_is_wrong() -> None:
     options = ExportImportOptions.from_job_args({**EXPORT_ARGS, "target_role_arn": "arn:aws:iam::1:role/w"})
     assert (options.write_percent, options.write_capacity, options.max_retries) == (0.5, None, 10)
+    assert (options.requests_in_flight, options.apply_mapping) == (2, "auto")
+    assert ExportImportOptions.from_job_args({**EXPORT_ARGS, "requests_in_flight": "4"}).requests_in_flight == 4
+    with pytest.raises(ConfigError, match=r"--apply_mapping must be one of auto, always; got 'sometimes'"):
+        ExportImportOptions.from_job_args({**EXPORT_ARGS, "apply_mapping": "sometimes"})
+    with pytest.raises(ConfigError, match=r"--requests_in_flight: expected a whole number"):
+        ExportImportOptions.from_job_args({**EXPORT_ARGS, "requests_in_flight": "many"})
     assert options.target.role_arn == "arn:aws:iam::1:role/w" and options.target.label == "target"
     with pytest.raises(ConfigError, match=r"--write_capacity: expected a whole number"):
         ExportImportOptions.from_job_args({**EXPORT_ARGS, "write_capacity": "lots"})

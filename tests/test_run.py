@@ -59,8 +59,9 @@ def test_export_import_runs_the_glue_script_and_a_bad_option_is_one_line_naming_
     common = ["run", "export-import", "--export", uri, "--mapping", str(tmp_path / "m.json"),
               "--target-profile", "target", "--target-table", target_table, "--dead-letter", str(tmp_path / "dl")]
 
-    assert main([*common, "--write-percent", "1.0"]) == 0
-    assert "read=40 written=40 dead_lettered=0" in capsys.readouterr().out
+    assert main([*common, "--write-percent", "1.0", "--requests-in-flight", "3", "--apply-mapping", "always"]) == 0
+    out = capsys.readouterr().out
+    assert "read=40 written=40 dead_lettered=0" in out and "mapping applied: applymapping" in out
     assert _count(target_ddb, target_table) == 40
 
     assert main([*common, "--write-percent", "2.0"]) == ConfigError.exit_code

@@ -70,7 +70,7 @@ MANAGED_ARGUMENTS = {
 """Default arguments deploy owns; setting them under ``arguments`` is an error that says where instead."""
 
 _PERCENT_ARGUMENTS = ("--write_percent", "--read_percent")
-_COUNT_ARGUMENTS = ("--write_capacity", "--read_capacity", "--parallel_tasks", "--splits")
+_COUNT_ARGUMENTS = ("--write_capacity", "--read_capacity", "--parallel_tasks", "--splits", "--requests_in_flight")
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 _ARGUMENT_KEY = re.compile(r"^--[A-Za-z0-9_.-]+$")
