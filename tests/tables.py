@@ -8,7 +8,7 @@ from typing import Any
 from ddbmigrate.sample import SAMPLE_ATTRIBUTE_DEFINITIONS, SAMPLE_KEY_SCHEMA
 from ddbmigrate.values import Item
 
-__all__ = ["FakeClock", "create_table", "put_all"]
+__all__ = ["FakeClock", "create_table", "put_all", "sample_key", "scan_by_key"]
 
 
 def create_table(client: Any, name: str, *, rcu: int | None = None) -> None:
@@ -21,6 +21,23 @@ def create_table(client: Any, name: str, *, rcu: int | None = None) -> None:
         kwargs["BillingMode"] = "PAY_PER_REQUEST"
     client.create_table(**kwargs)
     client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+
+
+def sample_key(item: Item) -> tuple[str, str]:
+    """The sample schema's key as a tuple: ``(pk, sk)``."""
+    return item["pk"]["S"], item["sk"]["N"]
+
+
+def scan_by_key(client: Any, table: str) -> dict[tuple[str, str], Item]:
+    """Every item of a sample-schema table (consistent reads), by :func:`sample_key`."""
+    found: dict[tuple[str, str], Item] = {}
+    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = client.scan(**kwargs)
+        found.update({sample_key(item): item for item in page["Items"]})
+        if "LastEvaluatedKey" not in page:
+            return found
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def put_all(client: Any, name: str, items: Iterable[Item]) -> int:

@@ -20,6 +20,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ParamValidationError,
 )
+from tables import sample_key, scan_by_key
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.deadletter import DeadLetterWriter
@@ -41,26 +42,10 @@ from ddbmigrate.values import deserialize_item
 # --------------------------------------------------------------------------- helpers
 
 
-def _key(item: dict[str, Any]) -> tuple[str, str]:
-    return item["pk"]["S"], item["sk"]["N"]
-
-
-def _scan(client: Any, table: str) -> dict[tuple[str, str], dict[str, Any]]:
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        for item in page["Items"]:
-            found[_key(item)] = item
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 def _assert_arrived_exactly(client: Any, table: str, items: list[dict[str, Any]]) -> None:
     """Every item is in the table with every attribute type-exact (sets stay sets, numbers exact)."""
-    found = _scan(client, table)
-    expected = {_key(i): i for i in items}  # later writes of a key win
+    found = scan_by_key(client, table)
+    expected = {sample_key(i): i for i in items}  # later writes of a key win
     assert set(found) == set(expected)
     for key, item in expected.items():
         assert deserialize_item(found[key]) == deserialize_item(item), key
@@ -388,7 +373,7 @@ def test_exhausted_retries_raise_and_dead_letter_what_was_in_hand(tmp_path: Path
     lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
     assert [line["origin"] for line in lines] == [f"line {i}" for i in range(7)]
     assert all(line["reason"].startswith("unwritten: retries exhausted") for line in lines)
-    assert _scan(target_ddb, table) == {}
+    assert scan_by_key(target_ddb, table) == {}
 
 
 @pytest.mark.integration

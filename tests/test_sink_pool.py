@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tables import sample_key, scan_by_key
 
 from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.errors import SinkError
@@ -21,21 +22,6 @@ from ddbmigrate.sink.pool import WriterPool
 from ddbmigrate.values import item_size, write_capacity_units
 
 pytestmark = pytest.mark.integration
-
-
-def _key(item: dict[str, Any]) -> tuple[str, str]:
-    return item["pk"]["S"], item["sk"]["N"]
-
-
-def _scan(client: Any, table: str) -> dict[tuple[str, str], dict[str, Any]]:
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
-    while True:
-        page = client.scan(**kwargs)
-        found.update({_key(item): item for item in page["Items"]})
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 class InFlight:
@@ -97,8 +83,8 @@ def test_writers_keep_each_keys_order_account_for_every_item_and_overlap(
     stats = pool.stats
     # THEN every item is accounted for, the last write of every key won, and requests overlapped
     assert (stats.received, stats.written, stats.dead_lettered) == (402, 400, 2)
-    found = _scan(target_ddb, table)
-    assert {key: item["name"]["S"] for key, item in found.items()} == {_key(it): it["name"]["S"] for it in later}
+    found = scan_by_key(target_ddb, table)
+    assert {key: item["name"]["S"] for key, item in found.items()} == {sample_key(it): it["name"]["S"] for it in later}
     assert in_flight.most >= 2
     letters = [json.loads(line) for f in (tmp_path / "dl").glob("*.jsonl") for line in f.read_text().splitlines()]
     assert sorted(letter["origin"] for letter in letters) == ["broken", "upstream line 3"]
@@ -183,4 +169,4 @@ def test_writers_lose_nothing_under_faults(proxy_factory: Callable[..., Any], ta
     assert injected.throttled + injected.partial_batches + injected.errors_5xx > 0
     assert stats.throttles == injected.throttled and stats.server_errors == injected.errors_5xx
     assert stats.retries >= injected.throttled + injected.partial_batches + injected.errors_5xx
-    assert set(_scan(target_ddb, table)) == {_key(it) for it in items}
+    assert set(scan_by_key(target_ddb, table)) == {sample_key(it) for it in items}
