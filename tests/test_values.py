@@ -112,10 +112,18 @@ def _corrupted(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
-_edge_values = st.builds(
-    lambda tag, payload: {"a": {tag: payload}},
-    st.sampled_from(["S", "N", "B", "SS", "NS", "BS", "BOOL", "NULL", "M", "L"]),
-    st.sampled_from(_AWKWARD) | st.lists(st.sampled_from([x for x in _AWKWARD if isinstance(x, str)]), max_size=3),
+_AWKWARD_NUMBERS = ["1", "1.0", "-0", "+1", ".5", "5.", "1e-130", "1E+126", "1" * 38, "1" * 39, "-" + "9" * 38,
+                    "0." + "0" * 36 + "1", "1" * 20 + "." + "1" * 19, "-" + "1" * 38]
+_edge_values = st.one_of(
+    st.builds(
+        lambda tag, payload: {"a": {tag: payload}},
+        st.sampled_from(["S", "N", "B", "SS", "NS", "BS", "BOOL", "NULL", "M", "L"]),
+        st.sampled_from(_AWKWARD) | st.lists(st.sampled_from([x for x in _AWKWARD if isinstance(x, str)]), max_size=3),
+    ),
+    st.builds(lambda n, ns: {"n": {"N": n}, "ns": {"NS": ns}},  # numbers alone: where the fast walk's shortcuts end
+              st.sampled_from(_AWKWARD_NUMBERS), st.lists(st.sampled_from(_AWKWARD_NUMBERS), min_size=1, max_size=3)),
+    st.builds(lambda levels, leaf: {"deep": _in_lists(leaf, levels)},  # nesting at and around DynamoDB's limit
+              st.integers(29, 32), st.sampled_from([{"S": "x"}, {"M": {}}, {"L": []}, {"M": {"k": {"L": []}}}])),
 )
 """One attribute with an awkward payload: sets with duplicates, 38 vs 39 digits, numbers in sets."""
 
