@@ -187,15 +187,11 @@ def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> tuple[JsonIte
 def _verify_data_file(task: tuple[Any, ...]) -> tuple[str, str] | None:
     """Executor side of the per-item route's first pass: ``(error class name, message)`` for a file
     that cannot be trusted (md5, line count, gzip, missing), else None — as data, see below."""
-    where = task[2]
     try:
         export, data_file = _open_data_file(task)
-        where = data_file.uri
         export.verify_file(data_file)
     except DdbMigrateError as exc:
         return type(exc).__name__, str(exc)
-    except StopIteration:
-        return "ExportIntegrityError", f"{where}: not in the export's manifest"
     return None
 
 
@@ -357,7 +353,7 @@ def _apply_rules(frame: Any, mapping: Any, glue_context: Any) -> Any:
             "ddbmigrate.gluelocal.install_awsglue_shim() first, or pass glue_context=None"
         ) from None
     casts = [rule for rule in mapping.rules
-             if rule.target_type != rule.source_type and rule.target_type.name not in ("array", "struct", "map")]
+             if rule.casts and rule.target_type.name not in ("array", "struct", "map")]
     carried = {rule.index: f"{ORIGIN_COLUMN}_source_{rule.index}" for rule in casts}
     extra = [(mapping.mappings[i][0], mapping.mappings[i][1], name, mapping.mappings[i][1]) for i, name in carried.items()]
     dynamic = DynamicFrame.fromDF(frame, glue_context, "mapped")
@@ -404,7 +400,7 @@ def mapping_route(mapping: MappingFile, apply_mapping: str = "auto") -> str:
     """
     from ddbmigrate.mapping.rules import generate_mappings
 
-    if apply_mapping == "always" or any(str(r.target_type) != str(r.source_type) for r in mapping.rules):
+    if apply_mapping == "always" or any(rule.casts for rule in mapping.rules):
         return "applymapping"
     if sorted(r.as_tuple() for r in mapping.rules) == sorted(generate_mappings(mapping.schema)):
         return "identity"
@@ -431,14 +427,15 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
         requests_in_flight=options.requests_in_flight,
     )
     route = mapping_route(mapping, options.apply_mapping)
-    log.info("%s: %d data file(s), %d item(s); mapping applied %s", options.export_uri, len(tasks), export.item_count,
+    lines = sum(f.item_count for f in export.data_files)  # what each file's verification holds it to
+    log.info("%s: %d data file(s), %d item(s); mapping applied %s", options.export_uri, len(tasks), lines,
              {"identity": "as the identity (the generated rules of its schema)", "per-item": "item by item (no casts)",
               "applymapping": "with ApplyMapping on Spark rows"}[route])
     if route == "applymapping":
         result = _import_through_applymapping(spark, tasks, mapping, table, sink, s3, glue_context)
     else:
         transform = ItemMapping(mapping) if route == "per-item" else None
-        result = _import_item_by_item(spark, tasks, transform, table, sink, sum(f.item_count for f in export.data_files))
+        result = _import_item_by_item(spark, tasks, transform, table, sink, lines)
     result.elapsed_seconds = time.monotonic() - started
     result.stages = {"data_files": len(tasks)}
     result.mapping_route = route

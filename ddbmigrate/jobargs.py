@@ -41,6 +41,11 @@ class JobArgs:
         except ValueError:
             raise ConfigError(f"--{name}: expected a whole number, got {value!r}") from None
 
+    def _integer_or(self, name: str, default: int) -> int:
+        """:meth:`integer`, or ``default`` when the argument is absent (never in place of a given 0)."""
+        value = self.integer(name)
+        return default if value is None else value
+
     def flag(self, name: str) -> bool:
         value = (self.text(name) or "false").lower()
         if value not in ("true", "false"):
@@ -65,5 +70,5 @@ class JobArgs:
             "parallel_tasks": self.integer("parallel_tasks"),
             "dead_letter": self.text("dead_letter"),
             "max_retries": self.integer("max_retries") or 10,
-            "requests_in_flight": self.integer("requests_in_flight") or DEFAULT_REQUESTS_IN_FLIGHT,
+            "requests_in_flight": self._integer_or("requests_in_flight", DEFAULT_REQUESTS_IN_FLIGHT),
         }

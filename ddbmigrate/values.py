@@ -286,7 +286,7 @@ def read_json_item(obj: Any, *, where: str = "item") -> JsonItem:
             exact = True
             for name, av in obj.items():
                 item[name], value_size, value_exact = _fast_from_json(av, 0)
-                size += (len(name) if name.isascii() else len(name.encode("utf-8"))) + value_size
+                size += _utf8_len(name) + value_size
                 exact = exact and value_exact
             return JsonItem(item, size, exact)
         except Exception:  # any doubt at all: the slow walk decides, and names the fault

@@ -39,6 +39,8 @@ def test_export_import_arguments_default_as_glue_and_name_what_is_wrong() -> Non
         ExportImportOptions.from_job_args({**EXPORT_ARGS, "apply_mapping": "sometimes"})
     with pytest.raises(ConfigError, match=r"--requests_in_flight: expected a whole number"):
         ExportImportOptions.from_job_args({**EXPORT_ARGS, "requests_in_flight": "many"})
+    with pytest.raises(ConfigError, match=r"--requests_in_flight must be at least 1, got 0"):  # not the default in its place
+        ExportImportOptions.from_job_args({**EXPORT_ARGS, "requests_in_flight": "0"})
     assert options.target.role_arn == "arn:aws:iam::1:role/w" and options.target.label == "target"
     with pytest.raises(ConfigError, match=r"--write_capacity: expected a whole number"):
         ExportImportOptions.from_job_args({**EXPORT_ARGS, "write_capacity": "lots"})

@@ -34,7 +34,7 @@ class ItemMapping:
 
     def __init__(self, mapping: MappingFile, *, cast_hint: str = _CAST_HINT) -> None:
         for rule in mapping.rules:
-            if str(rule.target_type) != str(rule.source_type):
+            if rule.casts:
                 raise MappingError(
                     f"{mapping.where}: mappings[{rule.index}] casts {rule.source_type} to {rule.target_type}; "
                     f"items are mapped one by one as attribute values, which renames, drops and nests but "

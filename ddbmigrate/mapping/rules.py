@@ -75,6 +75,11 @@ class Rule:
     target_type: GlueType
     tag: str | None = None
 
+    @property
+    def casts(self) -> bool:
+        """The rule changes the value's type (needs Spark's cast semantics, not just a move)."""
+        return self.target_type != self.source_type
+
     def as_tuple(self) -> GlueTuple:
         """The rule as Glue spells it (canonical paths and type names)."""
         return (join_path(self.source), str(self.source_type), join_path(self.target), str(self.target_type))
