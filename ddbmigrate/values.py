@@ -388,42 +388,6 @@ def _fast_from_json(av: Any, depth: int) -> tuple[AttributeValue, int, bool]:
         if len(set(members)) == len(members):
             return {BS: members}, sum(len(data) for data in members), all(exact for _, exact in decoded)
     raise _NeedsSlowPath
-    (tag, payload), = av.items()
-    if tag == S:
-        if payload.__class__ is str:
-            return {S: payload}
-    elif tag == N:
-        if not (payload.__class__ is str and len(payload) <= 38 and _PLAIN_NUMBER.fullmatch(payload)):
-            _parse_number(payload, "")  # exponents, 38+ characters: the full check (raises if invalid)
-        return {N: payload}
-    elif tag == M:
-        if payload.__class__ is dict and depth < _MAX_NESTING - 1 and all(k.__class__ is str and k for k in payload):
-            return {M: {k: _fast_from_json(v, depth + 1) for k, v in payload.items()}}
-    elif tag == L:
-        if payload.__class__ is list and depth < _MAX_NESTING - 1:
-            return {L: [_fast_from_json(v, depth + 1) for v in payload]}
-    elif tag == B:
-        if payload.__class__ is str:
-            return {B: _b64(payload, strict_mode=True)}
-    elif tag == BOOL:
-        if payload is True or payload is False:
-            return {BOOL: payload}
-    elif tag == NULL:
-        if payload is True:
-            return {NULL: True}
-    elif tag == SS:
-        if payload.__class__ is list and payload and all(x.__class__ is str for x in payload) and len(set(payload)) == len(payload):
-            return {SS: list(payload)}
-    elif tag == NS:
-        if (payload.__class__ is list and payload
-                and all(x.__class__ is str and len(x) <= 38 and _PLAIN_NUMBER.fullmatch(x) for x in payload)
-                and len({Decimal(x) for x in payload}) == len(payload)):  # "1" and "1.0" are one member
-            return {NS: list(payload)}
-    elif tag == BS and payload.__class__ is list and payload and all(x.__class__ is str for x in payload):
-        members = [_b64(x, strict_mode=True) for x in payload]
-        if len(set(members)) == len(members):
-            return {BS: members}
-    raise _NeedsSlowPath
 
 
 def item_to_json(item: Mapping[str, AttributeValue]) -> dict[str, Any]:
