@@ -33,6 +33,7 @@ from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots, task_b
 from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.errors import DdbMigrateError, SinkError
 from ddbmigrate.ratelimit import TokenBucket
+from ddbmigrate.sink.collector import collector_for_streaming
 from ddbmigrate.sink.options import SinkOptions
 from ddbmigrate.sink.pool import WriterPool, key_hash
 from ddbmigrate.sink.retry import RetryPolicy
@@ -74,7 +75,7 @@ class TaskPlan:
                 max_batch_bytes=options.max_batch_bytes,
             )
 
-        with WriterPool(make_writer, count, key_schema=self.table.key_schema, rate=self.rate) as pool:
+        with collector_for_streaming(), WriterPool(make_writer, count, key_schema=self.table.key_schema, rate=self.rate) as pool:
             for number, row in enumerate(rows):
                 if isinstance(row, tuple) and len(row) == 2 and isinstance(row[0], str):
                     origin, item = row
