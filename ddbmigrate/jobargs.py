@@ -69,6 +69,6 @@ class JobArgs:
             "write_capacity": self.integer("write_capacity"),
             "parallel_tasks": self.integer("parallel_tasks"),
             "dead_letter": self.text("dead_letter"),
-            "max_retries": self.integer("max_retries") or 10,
+            "max_retries": self._integer_or("max_retries", 10),
             "requests_in_flight": self._integer_or("requests_in_flight", DEFAULT_REQUESTS_IN_FLIGHT),
         }

@@ -35,6 +35,7 @@ def test_export_import_arguments_default_as_glue_and_name_what_is_wrong() -> Non
     assert (options.write_percent, options.write_capacity, options.max_retries) == (0.5, None, 10)
     assert (options.requests_in_flight, options.apply_mapping) == (2, "auto")
     assert ExportImportOptions.from_job_args({**EXPORT_ARGS, "requests_in_flight": "4"}).requests_in_flight == 4
+    assert ExportImportOptions.from_job_args({**EXPORT_ARGS, "max_retries": "0"}).max_retries == 0  # not the default 10
     with pytest.raises(ConfigError, match=r"--apply_mapping must be one of auto, always; got 'sometimes'"):
         ExportImportOptions.from_job_args({**EXPORT_ARGS, "apply_mapping": "sometimes"})
     with pytest.raises(ConfigError, match=r"--requests_in_flight: expected a whole number"):
