@@ -5,8 +5,9 @@ wire item, the request) and frees nearly all of them by reference counting: item
 cycles. Meanwhile the worker holds a couple of hundred thousand long-lived objects — botocore's
 service models, pyspark, our own modules. With the default thresholds (700, 10, 10) the
 collector ran a *full* collection every ~700 items, each one walking all of those long-lived
-objects: measured in one writing task against DynamoDB Local, 280–330 µs of every item's CPU
-(about a third of the task's), 28 full collections per 20,000 items.
+objects: measured in one writing task against DynamoDB Local, 180–190 µs of every item's CPU
+(the collecting thread's CPU time; 280–330 µs of wall time), about a third of the task's, with
+23–28 full collections per 20,000 items.
 
 :func:`collector_for_streaming` therefore, for the length of the task only:
 
@@ -32,8 +33,8 @@ __all__ = ["STREAMING_THRESHOLD", "collector_for_streaming"]
 
 STREAMING_THRESHOLD = 10_000
 """Allocations between two young-generation collections during a task (Python's default: 700).
-Measured with frozen long-lived objects: garbage collection fell from 280–330 to about 40 µs per
-item; the young generation holds at most this many objects more than before (a few MB)."""
+Measured with frozen long-lived objects: garbage collection fell from 180–190 to about 35 µs of
+CPU per item; the young generation holds at most this many objects more than before (a few MB)."""
 
 
 _lock = threading.Lock()
