@@ -11,7 +11,7 @@ from typing import Any
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError
-from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT
+from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES
 
 __all__ = ["JobArgs"]
 
@@ -69,6 +69,6 @@ class JobArgs:
             "write_capacity": self.integer("write_capacity"),
             "parallel_tasks": self.integer("parallel_tasks"),
             "dead_letter": self.text("dead_letter"),
-            "max_retries": self._integer_or("max_retries", 10),
+            "max_retries": self._integer_or("max_retries", GLUE_DEFAULT_RETRIES),
             "requests_in_flight": self._integer_or("requests_in_flight", DEFAULT_REQUESTS_IN_FLIGHT),
         }
