@@ -30,12 +30,10 @@ regenerating.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from typing import Any
 
 from ddbmigrate.errors import ConfigError, MappingError
 from ddbmigrate.mapping.rules import GlueTuple, Rule, compile_rules, generate_mappings
@@ -122,41 +120,82 @@ def dumps_mapping(mapping: MappingFile) -> str:
     return "\n".join(lines) + "\n"
 
 
-class _Document(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    format: Literal["ddbmigrate-mapping/1"]
-    source: dict[str, Any] = Field(default_factory=dict)
-    notes: list[StrictStr] = Field(default_factory=list)
-    mappings: list[tuple[StrictStr, StrictStr, StrictStr, StrictStr]]
-    schema_: dict[str, Any] = Field(alias="schema")
+_FIELDS = ("format", "source", "notes", "mappings", "schema")
+_RULE_SHAPE = " (a rule is [source path, source type, target path, target type])"
+_MAX_PROBLEMS = 5
 
 
 def loads_mapping(text: str, *, where: str = "mapping") -> MappingFile:
-    """Parse and validate file text; :class:`MappingError` names ``where`` and the rule at fault."""
+    """Parse and validate file text; :class:`MappingError` names ``where`` and the rule at fault.
+
+    Plain Python, no pydantic: mapping files are loaded on the Glue driver, which has only Glue's
+    own packages and our wheel. Up to five problems are reported at once, each with its location.
+    """
     try:
         obj = json.loads(text)
     except ValueError as exc:
         raise MappingError(f"{where}: not valid JSON ({exc})") from None
-    try:
-        document = _Document.model_validate(obj)
-    except ValidationError as exc:
-        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
-        raise MappingError(f"{where}: " + "; ".join(problems)) from None
-    return MappingFile(tuple(document.mappings), document.schema_, document.source, tuple(document.notes),
-                       where=where)
+    problems = _document_problems(obj)
+    if problems:
+        raise MappingError(f"{where}: " + "; ".join(problems[:_MAX_PROBLEMS]))
+    return MappingFile(tuple(tuple(rule) for rule in obj["mappings"]), obj["schema"], obj.get("source", {}),
+                       tuple(obj.get("notes", ())), where=where)
 
 
-def _location(loc: Iterable[Any]) -> str:
-    parts = list(loc)
-    if not parts:
-        return "file"
-    text = str(parts[0])
-    for part in parts[1:]:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}"
-    if parts[0] == "mappings" and len(parts) >= 3 and isinstance(parts[2], int):
-        text += " (a rule is [source path, source type, target path, target type])"
-    return text
+def _document_problems(obj: Any) -> list[str]:
+    """Every way ``obj`` departs from the file format, as ``location: what is wrong``."""
+    if not isinstance(obj, dict):
+        return [f"file: expected a JSON object with {', '.join(_FIELDS)}, got {_json_type(obj)}"]
+    problems: list[str] = []
+    for name in ("format", "mappings", "schema"):
+        if name not in obj:
+            problems.append(f"{name}: Field required")
+    if "format" in obj and obj["format"] != MAPPING_FORMAT:
+        problems.append(f"format: {obj['format']!r} is not supported; expected {MAPPING_FORMAT!r} "
+                        "(regenerate the file with 'ddbmigrate mapping generate')")
+    for name in ("source", "schema"):
+        if name in obj and not isinstance(obj[name], dict):
+            problems.append(f"{name}: expected a JSON object, got {_json_type(obj[name])}")
+    if "notes" in obj:
+        problems += _list_of_strings(obj["notes"], "notes")
+    if "mappings" in obj:
+        if not isinstance(obj["mappings"], list):
+            problems.append(f"mappings: expected a list of rules, got {_json_type(obj['mappings'])}")
+        else:
+            for index, rule in enumerate(obj["mappings"]):
+                problems += _rule_problems(rule, f"mappings[{index}]")
+    problems += [f"{key}: Extra inputs are not permitted (allowed: {', '.join(_FIELDS)})"
+                 for key in obj if key not in _FIELDS]
+    return problems
+
+
+def _rule_problems(rule: Any, location: str) -> list[str]:
+    if not isinstance(rule, list):
+        return [f"{location}: expected a list of 4 strings, got {_json_type(rule)}{_RULE_SHAPE}"]
+    if len(rule) != 4:
+        return [f"{location}: has {len(rule)} item(s), a rule needs 4{_RULE_SHAPE}"]
+    return [f"{location}[{i}]: expected a string, got {_json_type(part)}{_RULE_SHAPE}"
+            for i, part in enumerate(rule) if not isinstance(part, str)]
+
+
+def _list_of_strings(value: Any, location: str) -> list[str]:
+    if not isinstance(value, list):
+        return [f"{location}: expected a list of strings, got {_json_type(value)}"]
+    return [f"{location}[{i}]: expected a string, got {_json_type(part)}"
+            for i, part in enumerate(value) if not isinstance(part, str)]
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (the file's words, not Python's)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def load_mapping(path: str | Path, *, s3_client: Any = None) -> MappingFile:
