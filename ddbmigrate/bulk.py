@@ -49,17 +49,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
+from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT
 from ddbmigrate.errors import ConfigError, DdbMigrateError, ExportError
-from ddbmigrate.jobargs import JobArgs
-from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT
+from ddbmigrate.jobargs import APPLY_MAPPING_CHOICES, EXPORT_IMPORT, account_of
+from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES
 from ddbmigrate.values import Item
 
 if TYPE_CHECKING:
+    from ddbmigrate.dynamodb import TableDescription
+    from ddbmigrate.export import DataFile
     from ddbmigrate.mapping.file import MappingFile
     from ddbmigrate.mapping.items import ItemMapping
     from ddbmigrate.sink.options import SinkOptions
-    from ddbmigrate.sink.writer import Prepared, Rejected, TableInfo
+    from ddbmigrate.sink.writer import Prepared, Rejected
     from ddbmigrate.values import JsonItem
 
 __all__ = ["APPLY_MAPPING_CHOICES", "ORIGIN_COLUMN", "ExportImportOptions", "PipelineResult", "mapping_route",
@@ -67,7 +69,6 @@ __all__ = ["APPLY_MAPPING_CHOICES", "ORIGIN_COLUMN", "ExportImportOptions", "Pip
 
 log = logging.getLogger(__name__)
 
-APPLY_MAPPING_CHOICES = ("auto", "always")
 
 ORIGIN_COLUMN = "__ddbmigrate_origin"
 """Carried through Spark beside ``Item`` so a dead letter can name its file and line."""
@@ -75,7 +76,9 @@ ORIGIN_COLUMN = "__ddbmigrate_origin"
 
 @dataclass(frozen=True)
 class ExportImportOptions:
-    """Everything the export-import job needs; built from Glue arguments or CLI options."""
+    """Everything the export-import job needs; built from Glue arguments (:meth:`from_job_args`) or
+    in code. Each field named like a job argument is checked by that argument's one declaration
+    (:data:`ddbmigrate.jobargs.EXPORT_IMPORT`), whichever way the options were built."""
 
     export_uri: str
     mapping: str
@@ -87,7 +90,7 @@ class ExportImportOptions:
     write_capacity: int | None = None
     parallel_tasks: int | None = None
     dead_letter: str | None = None
-    max_retries: int = 10
+    max_retries: int = GLUE_DEFAULT_RETRIES
     requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
     verify_checksums: bool = True
     apply_mapping: str = "auto"
@@ -95,30 +98,22 @@ class ExportImportOptions:
     :func:`mapping_route`); ``always``: every mapping goes through ApplyMapping on a DynamicFrame."""
 
     def __post_init__(self) -> None:
-        validate_percent(self.write_percent, option="--write_percent")
-        if self.apply_mapping not in APPLY_MAPPING_CHOICES:
-            raise ConfigError(f"--apply_mapping must be one of {', '.join(APPLY_MAPPING_CHOICES)}; got {self.apply_mapping!r}")
-        if self.parallel_tasks is not None and self.parallel_tasks < 1:
-            raise ConfigError(f"--parallel_tasks must be at least 1, got {self.parallel_tasks}")
-        if self.requests_in_flight < 1:
-            raise ConfigError(f"--requests_in_flight must be at least 1, got {self.requests_in_flight}")
-        if self.write_capacity is not None and self.write_capacity < 1:
-            raise ConfigError(f"--write_capacity must be a positive number of WCU, got {self.write_capacity}")
+        EXPORT_IMPORT.check(self)
 
     @classmethod
     def from_job_args(cls, args: dict[str, Any]) -> ExportImportOptions:
         """Build from ``getResolvedOptions`` output (Glue argument names, all strings)."""
-        values = JobArgs(args)
+        parsed = EXPORT_IMPORT.parse(args)
         return cls(
-            export_uri=values.required("export_uri"),
-            mapping=values.required("mapping"),
-            target_table=values.required("target_table"),
-            target=values.account("target"),
-            bucket_account=Account(profile=values.text("target_profile"), region=values.text("target_region"),
-                                   label="export bucket"),
-            apply_mapping=values.text("apply_mapping") or "auto",
-            **values.write_options(),
+            target=account_of(parsed, "target"),
+            bucket_account=account_of(parsed, "target", label="export bucket", with_role=False),
+            **{name: parsed[name] for name in _OPTION_ARGUMENTS},
         )
+
+
+_OPTION_ARGUMENTS = ("export_uri", "mapping", "target_table", "apply_mapping", "write_percent", "write_capacity",
+                     "parallel_tasks", "dead_letter", "max_retries", "requests_in_flight")
+"""The job arguments that are fields of :class:`ExportImportOptions` as they are (the rest make accounts)."""
 
 
 @dataclass
@@ -159,13 +154,25 @@ class PipelineResult:
         return lines
 
 
-def _open_data_file(task: tuple[Any, ...]) -> tuple[Any, Any]:
-    """Executor side: ``(export handle, data file)`` of one task ``(export URI, account fields, key, …)``."""
-    from ddbmigrate.export import open_export
+@dataclass(frozen=True)
+class DataFileTask:
+    """One Spark task's input, built on the driver from the export opened once there (picklable).
 
-    export_uri, account_fields, data_key = task[:3]
-    export = open_export(export_uri, Account(**account_fields).client("s3"))
-    return export, next(f for f in export.data_files if f.key == data_key)
+    The file's manifest entry carries its md5 and item count, so the executor checks the file
+    without reading a manifest; it builds its own S3 client from ``account`` (clients do not pickle).
+    """
+
+    data_file: DataFile
+    account: Account
+    """Who reads the export bucket: the job's own account (on Glue, the job's role)."""
+    schema: dict[str, Any]
+    """The mapping's saved schema; each item is checked against it."""
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """The file's numbered lines, verified (md5, count) before the first: one GET."""
+        from ddbmigrate.export import read_lines
+
+        return read_lines(self.account.client("s3"), self.data_file, verify=True)
 
 
 def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> tuple[JsonItem, dict[str, Any]] | str:
@@ -184,20 +191,19 @@ def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> tuple[JsonIte
     return conformance_error(read.item, schema) or (read, obj["Item"])
 
 
-def _verify_data_file(task: tuple[Any, ...]) -> tuple[str, str] | None:
+def _verify_data_file(task: DataFileTask) -> tuple[str, str] | None:
     """Executor side of the per-item route's first pass: ``(error class name, message)`` for a file
     that cannot be trusted (md5, line count, gzip, missing), else None — as data, see below."""
+    from ddbmigrate.export import verify_data_file
+
     try:
-        export, data_file = _open_data_file(task)
-        export.verify_file(data_file)
+        verify_data_file(task.account.client("s3"), task.data_file)
     except DdbMigrateError as exc:
         return type(exc).__name__, str(exc)
     return None
 
 
-def _read_data_file(
-    task: tuple[str, dict[str, Any], str, dict[str, Any]],
-) -> Iterator[tuple[str, str | None, str | None, tuple[str, str] | None]]:
+def _read_data_file(task: DataFileTask) -> Iterator[tuple[str, str | None, str | None, tuple[str, str] | None]]:
     """Executor side of stage 2: yield ``(origin, json_line | None, dead_letter_reason | None, fatal | None)``.
 
     ``fatal`` is ``(error class name, message)`` when the file itself cannot be trusted (corrupt
@@ -205,24 +211,21 @@ def _read_data_file(
     exception, because Spark would wrap our exception in a Java stack trace and the driver could
     not raise the error the user needs — one naming the file.
     """
-    schema = task[3]
-    where = task[2]
+    data_file = task.data_file
     try:
-        export, data_file = _open_data_file(task)
-        where = data_file.uri
-        for line_no, line in export.iter_lines(data_file, verify=True):
+        for line_no, line in task.lines():
             origin = f"{data_file.uri} line {line_no}"
-            parsed = _parse_line(line, origin, schema)
+            parsed = _parse_line(line, origin, task.schema)
             if isinstance(parsed, str):
                 yield origin, None, parsed, None
             else:
                 yield origin, '{"' + ORIGIN_COLUMN + '":' + json.dumps(origin) + "," + line.strip()[1:], None, None
     except DdbMigrateError as exc:  # the whole file is refused before any of its lines is yielded
-        yield where, None, None, (type(exc).__name__, str(exc))
+        yield data_file.uri, None, None, (type(exc).__name__, str(exc))
 
 
 def _items_of_file(
-    task: tuple[Any, ...], transform: ItemMapping | None, table: TableInfo | None,
+    task: DataFileTask, transform: ItemMapping | None, table: TableDescription | None,
 ) -> Iterator[tuple[str, Item | Prepared | Rejected]]:
     """Executor side of the per-item route: ``(origin, mapped item | Rejected)`` for each line of a file.
 
@@ -232,11 +235,10 @@ def _items_of_file(
     """
     from ddbmigrate.sink.writer import Prepared, Rejected
 
-    schema = task[3]
-    export, data_file = _open_data_file(task)
-    for line_no, line in export.iter_lines(data_file, verify=True):
+    data_file = task.data_file
+    for line_no, line in task.lines():
         origin = f"{data_file.uri} line {line_no}"
-        parsed = _parse_line(line, origin, schema)
+        parsed = _parse_line(line, origin, task.schema)
         if isinstance(parsed, str):
             yield origin, Rejected(parsed)
             continue
@@ -285,7 +287,7 @@ def _raise_unreadable(fatal: list[tuple[str, str]]) -> None:
     raise cls(f"{len(messages)} data files cannot be read; nothing was written:\n  " + "\n  ".join(shown) + more)
 
 
-def _to_item(row: Any, mapping: Any, table: TableInfo) -> tuple[str, Item | Rejected]:
+def _to_item(row: Any, mapping: Any, table: TableDescription) -> tuple[str, Item | Rejected]:
     """Stage 4's conversion: ``(origin, item)``, or ``(origin, Rejected)`` for what can never be written."""
     from ddbmigrate.mapping import row_to_item
     from ddbmigrate.sink.writer import Rejected
@@ -299,7 +301,7 @@ def _to_item(row: Any, mapping: Any, table: TableInfo) -> tuple[str, Item | Reje
     return origin, _target_refusal(item, table) or item
 
 
-def _target_refusal(item: Item, table: TableInfo) -> Rejected | None:
+def _target_refusal(item: Item, table: TableDescription) -> Rejected | None:
     """Why the target would refuse ``item`` whatever we retried — key attributes missing or mistyped
     for ``table``, over 400 KB — with the sink's own validators and messages; else None.
 
@@ -408,23 +410,26 @@ def mapping_route(mapping: MappingFile, apply_mapping: str = "auto") -> str:
 
 
 def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: Any) -> PipelineResult:
+    from ddbmigrate.dynamodb import describe_table
     from ddbmigrate.export import open_export
     from ddbmigrate.mapping import load_mapping
     from ddbmigrate.mapping.items import ItemMapping
-    from ddbmigrate.sink import SinkOptions, describe_table, sink_client
+    from ddbmigrate.sink import SinkOptions
 
     started = time.monotonic()
     s3 = options.bucket_account.client("s3")
     export = open_export(options.export_uri, s3)
     mapping = load_mapping(options.mapping, s3_client=s3)  # a path, or s3://… in the bucket's account
-    table = describe_table(sink_client(options.target), options.target_table, capacity_override=options.write_capacity)
-    account_fields = {f: getattr(options.bucket_account, f) for f in ("profile", "region", "endpoint_url", "role_arn", "external_id")}
-    tasks = [(export.folder_uri, account_fields, f.key, dict(mapping.schema)) for f in export.data_files]
+    table = describe_table(options.target, options.target_table, option="--target-table").with_capacity(
+        write=options.write_capacity)
+    # the export is opened here, once: each task gets its file's manifest entry, never the manifests
+    tasks = [DataFileTask(f, options.bucket_account, dict(mapping.schema)) for f in export.data_files]
     sink = SinkOptions(
         table=options.target_table, target=options.target, write_percent=options.write_percent,
         capacity_override=options.write_capacity, parallel_tasks=options.parallel_tasks,
         max_retries=options.max_retries, dead_letter=options.dead_letter,
         requests_in_flight=options.requests_in_flight,
+        dead_letter_account=options.bucket_account,  # the job's own account: both stages store their letters with it
     )
     route = mapping_route(mapping, options.apply_mapping)
     lines = sum(f.item_count for f in export.data_files)  # what each file's verification holds it to
@@ -432,7 +437,7 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
              {"identity": "as the identity (the generated rules of its schema)", "per-item": "item by item (no casts)",
               "applymapping": "with ApplyMapping on Spark rows"}[route])
     if route == "applymapping":
-        result = _import_through_applymapping(spark, tasks, mapping, table, sink, s3, glue_context)
+        result = _import_through_applymapping(spark, tasks, mapping, table, sink, glue_context)
     else:
         transform = ItemMapping(mapping) if route == "per-item" else None
         result = _import_item_by_item(spark, tasks, transform, table, sink, lines)
@@ -442,7 +447,7 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
     return result
 
 
-def _import_item_by_item(spark: Any, tasks: list[tuple[Any, ...]], transform: ItemMapping | None, table: TableInfo,
+def _import_item_by_item(spark: Any, tasks: list[DataFileTask], transform: ItemMapping | None, table: TableDescription,
                          sink: SinkOptions, lines: int) -> PipelineResult:
     """The per-item route: verify every file, (look for refusals,) then stream each file into the sink.
 
@@ -474,12 +479,11 @@ def _import_item_by_item(spark: Any, tasks: list[tuple[Any, ...]], transform: It
                           dead_letter_location=sink.dead_letter)
 
 
-def _import_through_applymapping(spark: Any, tasks: list[tuple[Any, ...]], mapping: MappingFile, table: TableInfo,
-                                 sink: SinkOptions, s3: Any, glue_context: Any) -> PipelineResult:
+def _import_through_applymapping(spark: Any, tasks: list[DataFileTask], mapping: MappingFile, table: TableDescription,
+                                 sink: SinkOptions, glue_context: Any) -> PipelineResult:
     """The Spark route: validated lines → DataFrame with the saved schema → ApplyMapping → items → sink."""
     from pyspark.sql import types as T
 
-    from ddbmigrate.deadletter import DeadLetterWriter
     from ddbmigrate.mapping.spark import spark_schema
     from ddbmigrate.sink.writer import Rejected
 
@@ -504,7 +508,7 @@ def _import_through_applymapping(spark: Any, tasks: list[tuple[Any, ...]], mappi
                 if count:
                     raise _refused_before_writing(count, rejected[0] if rejected else _origin_and_reason(refused.first()))
             elif rejected:
-                with DeadLetterWriter(location, "read-stage", s3_client=s3 if location.startswith("s3://") else None) as letters:
+                with sink.dead_letter_writer("read-stage") as letters:
                     for origin, reason in rejected:
                         letters.write(reason, origin=origin, key=None, item=None)
             stats = _write(converted, sink)

@@ -33,6 +33,7 @@ __all__ = [
     "table_read_capacity",
     "table_write_capacity",
     "task_budget",
+    "validate_capacity",
     "validate_percent",
     "validate_worker_type",
 ]
@@ -44,10 +45,18 @@ DEFAULT_WRITE_PERCENT = 0.5
 DEFAULT_READ_PERCENT = 0.5
 PERCENT_RANGE = (0.1, 1.5)
 
-SLOTS_PER_EXECUTOR: Mapping[str, int] = {"G.1X": 4, "G.2X": 8, "G.4X": 16, "G.8X": 32}
-"""Spark task slots per executor on Glue 3.0+ by worker type; executors = workers − 1."""
+SLOTS_PER_EXECUTOR: Mapping[str, int] = {
+    "G.1X": 4, "G.2X": 8, "G.4X": 16, "G.8X": 32, "G.12X": 48, "G.16X": 64,
+    "R.1X": 4, "R.2X": 8, "R.4X": 16, "R.8X": 32,
+}
+"""Every Glue worker type a Spark ETL job can use (Glue's "worker types" page; G.025X is for streaming
+jobs only), with its Spark task slots per executor on Glue 3.0+ (one per vCPU); executors = workers − 1."""
 
-DPU_PER_WORKER: Mapping[str, int] = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8}
+DPU_PER_WORKER: Mapping[str, int] = {
+    "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8, "G.12X": 12, "G.16X": 16,
+    "R.1X": 1, "R.2X": 2, "R.4X": 4, "R.8X": 8,
+}
+"""DPUs billed per worker (R types: memory-optimised M-DPUs, which Glue prices higher than a DPU)."""
 
 
 def validate_percent(value: Any, *, option: str = "dynamodb.throughput.write.percent") -> float:
@@ -70,11 +79,16 @@ def validate_worker_type(worker_type: str, *, option: str = "worker type") -> st
     return worker_type
 
 
+def validate_capacity(units: int) -> int:
+    """The user's absolute capacity figure (an override of the table's), or :class:`ConfigError`."""
+    if units <= 0:
+        raise ConfigError(f"capacity override must be a positive number of capacity units, got {units}")
+    return int(units)
+
+
 def _capacity(description: Mapping[str, Any], kind: str, override: int | None) -> int:
     if override is not None:
-        if override <= 0:
-            raise ConfigError(f"capacity override must be a positive number of capacity units, got {override}")
-        return int(override)
+        return validate_capacity(override)
     table = description.get("Table", description)
     billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
     provisioned = (table.get("ProvisionedThroughput") or {}).get(f"{kind}CapacityUnits") or 0

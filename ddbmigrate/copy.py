@@ -50,27 +50,25 @@ from ddbmigrate.capacity import (
     default_parallel_tasks,
     job_budget,
     spark_task_slots,
-    table_read_capacity,
-    validate_percent,
 )
-from ddbmigrate.errors import ConfigError, DdbMigrateError, SourceError
-from ddbmigrate.jobargs import JobArgs
+from ddbmigrate.dynamodb import describe_table
+from ddbmigrate.errors import ConfigError, DdbMigrateError
+from ddbmigrate.jobargs import TABLE_COPY, account_of
 from ddbmigrate.sink import Rejected, SinkOptions, write_partitions
-from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, split_table_arn
-from ddbmigrate.source import PageStats, scan_segment, source_client
+from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES, split_table_arn
+from ddbmigrate.source import PageStats, scan_segment
 from ddbmigrate.values import Item
 
 __all__ = ["CopyPlan", "CopyResult", "ScanStats", "TableCopyOptions", "plan_copy", "run_table_copy"]
 
 log = logging.getLogger(__name__)
 
-MAX_SPLITS = 1_000_000
-"""DynamoDB's limit on ``TotalSegments``."""
-
 
 @dataclass(frozen=True)
 class TableCopyOptions:
-    """Everything the table-copy job needs; built from Glue arguments or CLI options."""
+    """Everything the table-copy job needs; built from Glue arguments (:meth:`from_job_args`) or in
+    code. Each field named like a job argument is checked by that argument's one declaration
+    (:data:`ddbmigrate.jobargs.TABLE_COPY`), whichever way the options were built."""
 
     source_table: str
     source: Account
@@ -85,18 +83,11 @@ class TableCopyOptions:
     write_capacity: int | None = None
     parallel_tasks: int | None = None
     dead_letter: str | None = None
-    max_retries: int = 10
+    max_retries: int = GLUE_DEFAULT_RETRIES
     requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
 
     def __post_init__(self) -> None:
-        validate_percent(self.read_percent, option="--read_percent")
-        validate_percent(self.write_percent, option="--write_percent")
-        for name in ("read_capacity", "write_capacity", "parallel_tasks", "requests_in_flight"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"--{name} must be at least 1, got {value}")
-        if self.splits is not None and not 1 <= self.splits <= MAX_SPLITS:
-            raise ConfigError(f"--splits must be between 1 and {MAX_SPLITS:,} (DynamoDB's limit on Scan segments), got {self.splits}")
+        TABLE_COPY.check(self)
         source_name, source_region = split_table_arn(self.source_table)
         if source_region and not self.source.region:
             object.__setattr__(self, "source", replace(self.source, region=source_region))
@@ -110,22 +101,30 @@ class TableCopyOptions:
     def source_table_name(self) -> str:
         return split_table_arn(self.source_table)[0]
 
+    @property
+    def job_account(self) -> Account:
+        """The job's own identity (on Glue, its role): reads an ``s3://`` mapping, writes dead letters.
+
+        The target side without its role: the job's bucket belongs to the job, not to the target table.
+        """
+        return self.target.without_role(label="job account")
+
     @classmethod
     def from_job_args(cls, args: dict[str, Any]) -> TableCopyOptions:
         """Build from ``getResolvedOptions`` output (Glue argument names, all strings)."""
-        values = JobArgs(args)
+        parsed = TABLE_COPY.parse(args)
         return cls(
-            source_table=values.required("source_table"),
-            source=values.account("source"),
-            target_table=values.required("target_table"),
-            target=values.account("target"),
-            read_percent=validate_percent(values.text("read_percent") or DEFAULT_READ_PERCENT, option="--read_percent"),
-            read_capacity=values.integer("read_capacity"),
-            splits=values.integer("splits"),
-            consistent=values.flag("consistent_read"),
-            mapping=values.text("mapping"),
-            **values.write_options(),
+            source=account_of(parsed, "source"),
+            target=account_of(parsed, "target"),
+            consistent=parsed["consistent_read"],
+            **{name: parsed[name] for name in _OPTION_ARGUMENTS},
         )
+
+
+_OPTION_ARGUMENTS = ("source_table", "target_table", "read_percent", "read_capacity", "splits", "mapping",
+                     "write_percent", "write_capacity", "parallel_tasks", "dead_letter", "max_retries",
+                     "requests_in_flight")
+"""The job arguments that are fields of :class:`TableCopyOptions` as they are (the rest make accounts)."""
 
 
 def _same_place(a: Account, b: Account) -> bool:
@@ -220,20 +219,16 @@ class CopyResult(PipelineResult):
 
 def plan_copy(options: TableCopyOptions, *, slots: int) -> CopyPlan:
     """Decide segments, tasks and the per-segment read rate from the source's description."""
-    client = source_client(options.source)
     name = options.source_table_name
-    try:
-        table = client.describe_table(TableName=name)["Table"]
-    except client.exceptions.ResourceNotFoundException:
-        raise SourceError(f"source table {name!r} does not exist in {options.source.describe()}") from None
+    table = describe_table(options.source, name, option="--source_table").with_capacity(read=options.read_capacity)
     splits = options.splits or max(1, slots)
     tasks = options.parallel_tasks or default_parallel_tasks(splits, slots)
-    capacity = table_read_capacity(table, options.read_capacity)
+    capacity = table.read_capacity
     budget = job_budget(capacity, options.read_percent)
     return CopyPlan(
         source_table=name, source=options.source, splits=splits, tasks=tasks, read_capacity=capacity,
         read_budget=budget, segment_rate=budget / min(splits, tasks), consistent=options.consistent,
-        key_schema=tuple((k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]),
+        key_schema=tuple((k["AttributeName"], k["KeyType"]) for k in table.key_schema),
     )
 
 
@@ -278,7 +273,9 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         from ddbmigrate.mapping import load_mapping
         from ddbmigrate.mapping.items import ItemMapping
 
-        mapping = ItemMapping(load_mapping(options.mapping))  # a casting rule is refused here, before any read
+        # a path, or s3://… in the job's bucket (deploy uploads it there); a casting rule is refused here, before any read
+        s3 = options.job_account.client("s3") if options.mapping.startswith("s3://") else None
+        mapping = ItemMapping(load_mapping(options.mapping, s3_client=s3))
     scanned = sc.accumulator(ScanStats(), MergeParam())
 
     def scan_partition(segment: int, _: Iterator[Any]) -> Iterator[Any]:
@@ -296,7 +293,7 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         table=options.target_table, target=options.target, write_percent=options.write_percent,
         capacity_override=options.write_capacity, parallel_tasks=plan.tasks,
         max_retries=options.max_retries, dead_letter=options.dead_letter,
-        requests_in_flight=options.requests_in_flight,
+        requests_in_flight=options.requests_in_flight, dead_letter_account=options.job_account,
     )
     stats = write_partitions(segments, sink)
     read: ScanStats = scanned.value

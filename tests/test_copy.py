@@ -12,7 +12,7 @@ from tables import put_all
 from ddbmigrate.accounts import Account
 from ddbmigrate.copy import ScanStats, TableCopyOptions, run_table_copy
 from ddbmigrate.digest import item_digest
-from ddbmigrate.errors import ConfigError, MappingError, SourceError
+from ddbmigrate.errors import ConfigError, MappingError
 from ddbmigrate.local.faults import FaultProxy
 from ddbmigrate.mapping import MappingFile, build_mapping, save_mapping
 from ddbmigrate.sample import sample_items
@@ -213,7 +213,7 @@ def test_a_mapping_that_casts_is_refused_before_any_read(spark, tables, tmp_path
 def test_a_missing_source_table_fails_naming_it(spark, target_ddb, unique_name, tmp_path: Path) -> None:
     target_table = unique_name("copy-dst")
     create(target_ddb, target_table)
-    with pytest.raises(SourceError, match=r"source table 'no-such-table' does not exist"):
+    with pytest.raises(ConfigError, match=r"--source_table: table 'no-such-table' not found in source"):
         run_table_copy(spark, options("no-such-table", target_table, tmp_path))
 
 
@@ -237,6 +237,45 @@ def test_the_glue_script_copies_and_prints_the_reconciliation(spark, source_ddb,
     assert_copied(expected, scan_all(target_ddb, target_table))
 
 
+@integration
+def test_the_glue_script_reads_an_s3_mapping_and_stores_dead_letters_with_the_jobs_own_account(
+        spark, s3_recorder, source_ddb, target_ddb, s3, bucket, tables, unique_name, tmp_path: Path, capsys) -> None:
+    """As deployed: ``--mapping s3://…`` (a Glue job has no local file) and a target role. The recorder in
+    front of the local S3 reads which access key signed each request (moto does not enforce IAM)."""
+    from ddbmigrate.gluelocal import run_script
+
+    # GIVEN a renaming mapping in the job's bucket, a source item the mapping does not know, and a target role
+    source_table, target_table = tables
+    expected = binary_keyed(10, start=6000)
+    generated = build_mapping(infer_schema(expected))
+    renamed = tuple((s, st, "customer_name" if t == "name" else t, tt) for s, st, t, tt in generated.mappings)
+    save_mapping(MappingFile(renamed, generated.schema), tmp_path / "m.json")
+    s3.put_object(Bucket=bucket, Key="mappings/m.json", Body=(tmp_path / "m.json").read_bytes())
+    stray = {**binary_keyed(1, start=6100)[0], "unexpected": {"S": "x"}}
+    put_all(source_ddb, source_table, [*expected, stray])
+    role = Account(profile="target").client("iam").create_role(
+        RoleName=unique_name("writer")[:60], AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]}),
+    )["Role"]["Arn"]
+    job_key = s3_recorder.account.session().get_credentials().access_key
+    # WHEN the Glue script runs
+    code = run_script(REPO / "jobs" / "table_copy.py", [
+        "--JOB_NAME", "copy-test", "--source_table", source_table, "--source_profile", "source",
+        "--target_table", target_table, "--target_profile", str(s3_recorder.account.profile), "--target_role_arn", role,
+        "--splits", "2", "--mapping", f"s3://{bucket}/mappings/m.json", "--dead_letter", f"s3://{bucket}/dl/",
+    ], spark=spark)
+    # THEN the mapping was read from S3 and applied, and the one dead letter was stored with the job's own keys
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "read=11 written=10 dead_lettered=1" in out
+    got = scan_all(target_ddb, target_table)
+    assert len(got) == 10 and all("customer_name" in item and "name" not in item for item in got.values())
+    requests = s3_recorder.recorder.requests()
+    assert {r.access_key for r in requests if r.path == f"/{bucket}/mappings/m.json"} == {job_key}
+    stored = {r.access_key for r in requests if r.path.startswith(f"/{bucket}/dl/") and r.method in ("PUT", "POST")}
+    assert stored == {job_key}
+
+
 # --------------------------------------------------------------------------- options (no stack needed)
 
 
@@ -248,9 +287,9 @@ def _args(**extra: str) -> dict[str, str]:
 @pytest.mark.parametrize(("extra", "message"), [
     ({"read_percent": "2.0"}, r"--read_percent"),
     ({"write_percent": "0.05"}, r"--write_percent"),
-    ({"splits": "0"}, r"--splits must be between 1 and 1,000,000"),
+    ({"splits": "0"}, r"--splits: expected a whole number between 1 and 1,000,000, got 0"),
     ({"splits": "many"}, r"--splits: expected a whole number, got 'many'"),
-    ({"read_capacity": "0"}, r"--read_capacity must be at least 1"),
+    ({"read_capacity": "0"}, r"--read_capacity: expected a whole number ≥ 1, got 0"),
     ({"consistent_read": "yes"}, r"--consistent_read: expected true or false"),
 ])
 def test_bad_job_arguments_name_the_argument(extra: dict[str, str], message: str) -> None:

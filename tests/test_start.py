@@ -39,7 +39,8 @@ JOB = {
     "Name": "ddbmigrate-export-import",
     "WorkerType": "G.1X",
     "NumberOfWorkers": 10,
-    "DefaultArguments": {"--write_percent": "0.5", "--target_table": "Orders", "--job-language": "python"},
+    "DefaultArguments": {"--write_percent": "0.5", "--target_table": "Orders", "--job-language": "python",
+                         "--export_uri": "s3://e/AWSDynamoDB/01/", "--mapping": "s3://b/ddbmigrate/mappings/orders.json"},
     "Command": {"ScriptLocation": "s3://b/ddbmigrate/jobs/export_import.py"},
 }
 
@@ -48,8 +49,8 @@ JOB = {
 
 
 def test_run_arguments_take_keys_with_or_without_dashes_and_are_validated() -> None:
-    assert parse_run_arguments(["write_percent=0.7", "--export_uri=s3://b/p/", "empty="]) == {
-        "--write_percent": "0.7", "--export_uri": "s3://b/p/", "--empty": ""}
+    assert parse_run_arguments(["write_percent=0.7", "--export_uri=s3://b/p/"]) == {
+        "--write_percent": "0.7", "--export_uri": "s3://b/p/"}
     with pytest.raises(ConfigError, match=r"--arg --write_percent: 2\.0 is outside Glue's range 0\.1–1\.5"):
         parse_run_arguments(["write_percent=2.0"])
     with pytest.raises(ConfigError, match="--arg: 'oops' is not KEY=VALUE"):
@@ -62,7 +63,8 @@ def test_glue_precedence_defaults_then_run_then_non_overridable() -> None:
     job = {**JOB, "NonOverridableArguments": {"--dead_letter": "s3://locked/"}}
     merged = effective_arguments(job, {"--write_percent": "0.9", "--export_uri": "s3://e/"})
     assert merged == {"--write_percent": "0.9", "--target_table": "Orders", "--job-language": "python",
-                      "--export_uri": "s3://e/", "--dead_letter": "s3://locked/"}
+                      "--export_uri": "s3://e/", "--mapping": "s3://b/ddbmigrate/mappings/orders.json",
+                      "--dead_letter": "s3://locked/"}
     with pytest.raises(ConfigError, match="--arg --dead_letter: job 'ddbmigrate-export-import' declares it non-overridable"):
         start_request(job, RunOverrides(arguments={"--dead_letter": "s3://x/"}))
 
@@ -77,9 +79,9 @@ def test_start_request_sends_only_overrides_and_both_worker_settings() -> None:
 
 
 @pytest.mark.parametrize(("overrides", "required", "message"), [
-    (RunOverrides(), ("--export_uri",), "job 'ddbmigrate-export-import' needs --export_uri for this run; "
-                                        "pass --arg export_uri=…"),
-    (RunOverrides(arguments={"--target_table": ""}), ("--target_table",), "needs --target_table"),
+    (RunOverrides(arguments={"--export_uri": ""}), (), "job 'ddbmigrate-export-import' needs --export_uri for this run; "
+                                                       "pass --arg export_uri=…"),  # declared by the script
+    (RunOverrides(arguments={"--dead_letter": ""}), ("--dead_letter",), "needs --dead_letter"),  # glue_jobs.yaml's own
     (RunOverrides(worker_type="G.3X"), (), "--worker-type: unknown worker type 'G.3X'"),
     (RunOverrides(workers=1), (), "--workers: at least 2"),
     (RunOverrides(timeout_minutes=20000), (), "--timeout: 1 to 10080 minutes"),
@@ -148,7 +150,8 @@ def job(target: Any, bucket: str, unique_name: Callable[[str], str]) -> Iterator
                        role="ddbmigrate-glue", temp_dir=f"s3://{bucket}/temp/",
                        arguments={"--write_percent": "0.5", "--dead_letter": f"s3://{bucket}/dl/"})
     definition = job_definition(config, script_uri=f"s3://{bucket}/jobs/export_import.py",
-                                wheel_uri=f"s3://{bucket}/wheels/ddbmigrate-0.1.0-py3-none-any.whl", mapping_uri=None)
+                                wheel_uri=f"s3://{bucket}/wheels/ddbmigrate-0.1.0-py3-none-any.whl",
+                                mapping_uri=f"s3://{bucket}/mappings/orders.json")
     glue = target.client("glue")
     glue.create_job(Name=name, **definition)
     yield name
@@ -185,11 +188,10 @@ def test_start_request_as_recorded_by_botocore(job: str, target: Any) -> None:
     glue = target.client("glue")
     sent: list[dict[str, Any]] = []
     glue.meta.events.register("provide-client-params.glue.StartJobRun", lambda params, **_: sent.append(dict(params)))
-    request = start_request(glue.get_job(JobName=job)["Job"],
-                            RunOverrides(arguments={"--write_percent": "1.2"}, worker_type="G.8X"))
+    arguments = {"--write_percent": "1.2", "--export_uri": "s3://e/AWSDynamoDB/01/", "--target_table": "T"}
+    request = start_request(glue.get_job(JobName=job)["Job"], RunOverrides(arguments=arguments, worker_type="G.8X"))
     run_id = start_run(glue, request)
-    assert sent == [{"JobName": job, "Arguments": {"--write_percent": "1.2"}, "WorkerType": "G.8X",
-                     "NumberOfWorkers": 10}]
+    assert sent == [{"JobName": job, "Arguments": arguments, "WorkerType": "G.8X", "NumberOfWorkers": 10}]
     assert glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["WorkerType"] == "G.8X"
 
 
@@ -225,13 +227,17 @@ def test_follow_reports_each_state_until_succeeded(job: str, target: Any, moto_r
 @pytest.mark.integration
 def test_cli_follow_and_errors(capsys: pytest.CaptureFixture[str], job: str, tmp_path: Path) -> None:
     code, out, err = run(capsys, "start", job, "--profile", "target", "--follow", "--poll-seconds", "0.01",
-                         "--no-estimate")
+                         "--no-estimate", "--arg", "export_uri=s3://e/AWSDynamoDB/01/", "--arg", "target_table=T")
     assert code == 0, err
     assert f"{job} {out.strip().splitlines()[-1]}: SUCCEEDED" in err
+    # what the script declares is required without any glue_jobs.yaml; the file may require more
+    code, _, err = run(capsys, "start", job, "--profile", "target", "--config", str(tmp_path / "absent.yaml"))
+    assert code == 2 and f"job '{job}' needs --export_uri, --target_table for this run; pass --arg export_uri=…" in err
     config = tmp_path / "glue_jobs.yaml"
-    config.write_text(f"jobs:\n  {job}:\n    required_arguments: [--export_uri]\n")
-    code, _, err = run(capsys, "start", job, "--profile", "target", "--config", str(config))
-    assert code == 2 and f"job '{job}' needs --export_uri for this run; pass --arg export_uri=…" in err
+    config.write_text(f"jobs:\n  {job}:\n    required_arguments: [--write_capacity]\n")
+    code, _, err = run(capsys, "start", job, "--profile", "target", "--config", str(config),
+                       "--arg", "export_uri=s3://e/AWSDynamoDB/01/", "--arg", "target_table=T")
+    assert code == 2 and f"job '{job}' needs --write_capacity for this run" in err
     code, _, err = run(capsys, "start", "no-such-job", "--profile", "target")
     assert code == 9 and "job 'no-such-job' does not exist in this account and region; run 'ddbmigrate deploy'" in err
     code, _, err = run(capsys, "start", job, "--profile", "target", "--write-percent", "0.6",
@@ -266,8 +272,10 @@ def test_start_prints_the_estimate_from_the_export_and_the_target_table(
     assert f"│ items        │ {count:,} × " in err
     assert "write budget │ 20 WCU/s = floor(40 × 0.5)" in err
     assert "3 × G.1X = 3 DPU" in err and "export-import" in err
-    # without the export, the estimate is skipped with a note, and the run still starts
-    code, out, err = run(capsys, "start", job, "--profile", "target", "--arg", f"target_table={target_table}")
+    # an export that cannot be read: the estimate is skipped with a note, and the run still starts
+    missing = export_uri.replace("/AWSDynamoDB/", "/elsewhere/AWSDynamoDB/")
+    code, out, err = run(capsys, "start", job, "--profile", "target", "--arg", f"target_table={target_table}",
+                         "--arg", f"export_uri={missing}")
     assert code == 0, err
-    assert "note: no estimate (no export (--export_uri) or source table" in err
+    assert "note: no estimate (" in err
     assert out.strip().splitlines()[-1].startswith("jr_")

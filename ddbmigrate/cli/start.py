@@ -24,8 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.capacity import SLOTS_PER_EXECUTOR, table_write_capacity
+from ddbmigrate.capacity import SLOTS_PER_EXECUTOR
 from ddbmigrate.cli.estimate import describe_table_stats, render_estimate
+from ddbmigrate.cli.options import argument_option
 from ddbmigrate.deploy.config import DEFAULT_CONFIG, read_required_arguments
 from ddbmigrate.deploy.start import (
     RunOverrides,
@@ -35,9 +36,11 @@ from ddbmigrate.deploy.start import (
     get_job,
     parse_run_arguments,
     run_console_url,
+    script_spec,
     start_request,
     start_run,
 )
+from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError, DdbMigrateError
 from ddbmigrate.estimate import (
     EXPORT_IMPORT,
@@ -47,13 +50,7 @@ from ddbmigrate.estimate import (
     estimate_run,
     stats_from_export_summary,
 )
-
-_SCRIPT_PATHS = {"export_import.py": EXPORT_IMPORT, "table_copy.py": TABLE_COPY}
-
-
-def _path_of(job: dict[str, Any]) -> str | None:
-    script = str((job.get("Command") or {}).get("ScriptLocation", ""))
-    return _SCRIPT_PATHS.get(script.rsplit("/", 1)[-1])
+from ddbmigrate.jobargs import TABLE_COPY as TABLE_COPY_ARGS
 
 
 def _stats(path: str | None, arguments: dict[str, str], account: Account, source_profile: str | None) -> TableStats:
@@ -73,25 +70,29 @@ def _stats(path: str | None, arguments: dict[str, str], account: Account, source
 
 def _estimate(job: dict[str, Any], arguments: dict[str, str], worker_type: str, workers: int, account: Account,
               options: dict[str, Any]) -> Estimate:
-    path = _path_of(job)
+    spec = script_spec(job)
+    path = spec.name if spec else None  # the job names are the estimate's path names
     stats = None
     if options["items"] is None or options["avg_item_bytes"] is None:
         stats = _stats(path, arguments, account, options["source_profile"])
     items = options["items"] if options["items"] is not None else stats.items if stats else 0
     avg = options["avg_item_bytes"] if options["avg_item_bytes"] is not None else stats.avg_item_bytes if stats else 0
-    wcu = options["wcu"] or (int(arguments["--write_capacity"]) if arguments.get("--write_capacity") else None)
+
+    def argument(name: str) -> Any:  # the job's own parse and default (the copy's declaration has them all)
+        return TABLE_COPY_ARGS.by_name[name].parse(arguments.get(f"--{name}"))
+
+    wcu = options["wcu"] or argument("write_capacity")
     if wcu is None:
         if not arguments.get("--target_table"):
             raise ConfigError("no --wcu, --write_capacity or --target_table to take the write capacity from")
         target = account.with_(region=arguments.get("--target_region") or account.region, label="target")
-        description = target.client("dynamodb").describe_table(TableName=arguments["--target_table"])
-        wcu = table_write_capacity(description)
+        wcu = describe_table(target, arguments["--target_table"], option="--target_table").write_capacity
     return estimate_run(
-        items, avg, wcu, float(arguments.get("--write_percent") or 0.5), worker_type, workers,
+        items, avg, wcu, argument("write_percent"), worker_type, workers,
         table_bytes=stats.table_bytes if stats and options["items"] is None and options["avg_item_bytes"] is None
         else None,
         rcu=stats.read_capacity if stats and path == TABLE_COPY else None,
-        read_percent=float(arguments.get("--read_percent") or 0.5), path=path,
+        read_percent=argument("read_percent"), path=path,
         price_per_dpu_hour=options["price_per_dpu_hour"],
     )
 
@@ -100,8 +101,8 @@ def _estimate(job: dict[str, Any], arguments: dict[str, str], worker_type: str, 
 @click.argument("job_name", metavar="JOB")
 @click.option("--workers", type=int, help="Number of workers for this run (one is the driver).")
 @click.option("--worker-type", type=click.Choice(list(SLOTS_PER_EXECUTOR)), help="Worker type for this run.")
-@click.option("--write-percent", help="Share of the target's write capacity, 0.1–1.5 (--write_percent).")
-@click.option("--read-percent", help="Share of the source's read capacity, 0.1–1.5 (--read_percent).")
+@argument_option(TABLE_COPY_ARGS.by_name["write_percent"])
+@argument_option(TABLE_COPY_ARGS.by_name["read_percent"])
 @click.option("--arg", "arguments", multiple=True, metavar="KEY=VALUE",
               help="Run argument overriding the job's default (e.g. export_uri=s3://…); repeat for several.")
 @click.option("--timeout", "timeout_minutes", type=int, help="Timeout of this run in minutes.")
@@ -125,16 +126,17 @@ def command(job_name: str, workers: int | None, worker_type: str | None, write_p
     console = Console(stderr=True, soft_wrap=True)
     account = Account(profile=profile, region=region, label="jobs account")
     glue = account.client("glue")
-    run_arguments = parse_run_arguments(arguments)
+    job = get_job(glue, job_name)
+    spec = script_spec(job)  # the script's declaration checks every --arg as the script will parse it
+    run_arguments = parse_run_arguments(arguments, job=spec)
     for option, key, value in (("--write-percent", "--write_percent", write_percent),
                                ("--read-percent", "--read_percent", read_percent)):
         if value is not None:
             if key in run_arguments:
                 raise ConfigError(f"{option}: also given as --arg {key.lstrip('-')}=…; give it once")
-            run_arguments.update(parse_run_arguments([f"{key}={value}"], option=option))
+            run_arguments.update(parse_run_arguments([f"{key}={value}"], job=spec, option=option))
     overrides = RunOverrides(arguments=run_arguments, worker_type=worker_type, workers=workers,
                              timeout_minutes=timeout_minutes)
-    job = get_job(glue, job_name)
     request = start_request(job, overrides, required_arguments=read_required_arguments(config_path, job_name) or ())
     effective = effective_arguments(job, run_arguments)
     run_worker_type, run_workers = effective_workers(job, overrides)

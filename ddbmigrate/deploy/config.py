@@ -22,7 +22,6 @@ folder and must exist.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -33,8 +32,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ddbmigrate.capacity import PERCENT_RANGE, SLOTS_PER_EXECUTOR
+from ddbmigrate.capacity import SLOTS_PER_EXECUTOR
 from ddbmigrate.errors import ConfigError
+from ddbmigrate.jobargs import JobSpec, check_glue_argument, job_for_script
 from ddbmigrate.s3uri import S3Uri, parse_s3_uri
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
     "parse_vars",
     "read_required_arguments",
     "resolve_placeholders",
-    "validate_argument",
 ]
 
 DEFAULT_CONFIG = Path("glue_jobs.yaml")
@@ -69,8 +68,6 @@ MANAGED_ARGUMENTS = {
 }
 """Default arguments deploy owns; setting them under ``arguments`` is an error that says where instead."""
 
-_PERCENT_ARGUMENTS = ("--write_percent", "--read_percent")
-_COUNT_ARGUMENTS = ("--write_capacity", "--read_capacity", "--parallel_tasks", "--splits", "--requests_in_flight")
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 _ARGUMENT_KEY = re.compile(r"^--[A-Za-z0-9_.-]+$")
@@ -438,21 +435,19 @@ def _job(name: str, defaults: _JobFields, spec: Any, root: Path, check_files: bo
     for key in ("script", "glue_version", "worker_type", "number_of_workers", "role"):
         if key not in merged:
             raise ConfigError(f"{where}.{key}: required (in the job or under defaults), but missing")
+    job_spec = job_for_script(merged["script"])
     arguments = {}
     for key, value in merged["arguments"].items():
         text = normalize_argument_value(value)
         if key in MANAGED_ARGUMENTS:
             raise ConfigError(f"{where}.arguments.{key}: {MANAGED_ARGUMENTS[key]}")
-        validate_argument(key, text, where=f"{where}.arguments.{key}")
+        check_glue_argument(key, text, job=job_spec, where=f"{where}.arguments.{key}", deployed=True)
         if text != "":
             arguments[key] = text
     if merged.get("mapping") and "--mapping" in arguments:
         raise ConfigError(f"{where}.mapping: set either mapping (a local file deploy uploads) or "
                           "arguments.--mapping (an S3 URI), not both")
-    required = tuple(merged.get("required_arguments") or ())
-    for key in required:
-        if not _ARGUMENT_KEY.match(key):
-            raise ConfigError(f"{where}.required_arguments: {key!r} must be a Glue argument name like '--export_uri'")
+    required = _required_arguments(job_spec, merged.get("required_arguments") or (), where)
     script = _local_file(root, merged["script"], f"{where}.script", check_files)
     mapping = _local_file(root, merged["mapping"], f"{where}.mapping", check_files) if merged.get("mapping") else None
     return JobConfig(
@@ -465,6 +460,17 @@ def _job(name: str, defaults: _JobFields, spec: Any, root: Path, check_files: bo
         connections=tuple(merged.get("connections") or ()),
         security_configuration=merged.get("security_configuration"),
     )
+
+
+def _required_arguments(job: JobSpec | None, listed: Iterable[str], where: str) -> tuple[str, ...]:
+    """What a run must have: our script's declared required arguments, plus any ``required_arguments``
+    the file lists (for other scripts, or to make an optional one required for this job)."""
+    for key in listed:
+        if not _ARGUMENT_KEY.match(key):
+            raise ConfigError(f"{where}.required_arguments: {key!r} must be a Glue argument name like '--export_uri'")
+        check_glue_argument(key, "", job=job, where=f"{where}.required_arguments")
+    declared = job.required if job is not None else ()
+    return tuple(dict.fromkeys([*declared, *listed]))
 
 
 def _local_file(root: Path, relative: str, where: str, check: bool) -> Path:
@@ -485,33 +491,6 @@ def normalize_argument_value(value: Any) -> str:
     if isinstance(value, (int, float, str)):
         return str(value)
     raise ConfigError(f"expected a string, number or boolean, got {type(value).__name__}")
-
-
-def validate_argument(key: str, value: str, *, where: str | None = None) -> None:
-    """Check one Glue argument: ``--name`` form, and the ranges of the arguments the jobs know.
-
-    Used for ``glue_jobs.yaml`` and for ``ddbmigrate start --arg`` alike; ``value`` "" is allowed
-    (it means "leave it out").
-    """
-    where = where or key
-    if not _ARGUMENT_KEY.match(key):
-        hint = f" ('--{key.lstrip('-')}')" if re.fullmatch(r"-?[A-Za-z0-9_.-]+", key) else ""
-        raise ConfigError(f"{where}: argument names start with '--' as Glue passes them{hint}")
-    if value == "":
-        return
-    if key in _PERCENT_ARGUMENTS:
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if math.isnan(number):
-            raise ConfigError(f"{where}: expected a number between {PERCENT_RANGE[0]} and {PERCENT_RANGE[1]}, "
-                              f"got {value!r}")
-        if not PERCENT_RANGE[0] <= number <= PERCENT_RANGE[1]:
-            raise ConfigError(f"{where}: {value} is outside Glue's range {PERCENT_RANGE[0]}–{PERCENT_RANGE[1]} "
-                              "(0.5 = half of the table's capacity)")
-    if key in _COUNT_ARGUMENTS and not (value.isdigit() and int(value) >= 1):
-        raise ConfigError(f"{where}: expected a whole number ≥ 1, got {value!r}")
 
 
 # --------------------------------------------------------------------------- crawlers

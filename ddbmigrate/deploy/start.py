@@ -23,8 +23,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ddbmigrate.capacity import validate_worker_type
-from ddbmigrate.deploy.config import validate_argument
 from ddbmigrate.errors import ConfigError, GlueError
+from ddbmigrate.jobargs import JobSpec, check_glue_argument, job_for_script
 
 __all__ = [
     "RUNNING_STATES",
@@ -38,6 +38,7 @@ __all__ = [
     "job_console_url",
     "parse_run_arguments",
     "run_console_url",
+    "script_spec",
     "start_request",
     "start_run",
 ]
@@ -56,11 +57,13 @@ class RunOverrides:
     timeout_minutes: int | None = None
 
 
-def parse_run_arguments(pairs: Iterable[str], *, option: str = "--arg") -> dict[str, str]:
+def parse_run_arguments(pairs: Iterable[str], *, job: JobSpec | None = None, option: str = "--arg") -> dict[str, str]:
     """``["write_percent=0.7", "--mapping=s3://…"]`` → ``{"--write_percent": "0.7", "--mapping": "s3://…"}``.
 
-    Keys may be written with or without Glue's leading ``--``; values are checked like
-    ``glue_jobs.yaml``'s (write percent 0.1–1.5, whole numbers where the jobs expect them).
+    Keys may be written with or without Glue's leading ``--``; each is checked by the job's
+    declaration (:func:`ddbmigrate.jobargs.check_glue_argument`) as the script will parse it. An
+    empty value is refused: a run cannot unset a default, and Glue would pass ``""`` where deploy
+    leaves the argument out.
     """
     result: dict[str, str] = {}
     for pair in pairs:
@@ -68,7 +71,10 @@ def parse_run_arguments(pairs: Iterable[str], *, option: str = "--arg") -> dict[
         if not sep or not key.strip("-"):
             raise ConfigError(f"{option}: {pair!r} is not KEY=VALUE (e.g. {option} write_percent=0.7)")
         key = "--" + key.lstrip("-")
-        validate_argument(key, value, where=f"{option} {key}")
+        if value == "":
+            raise ConfigError(f"{option} {pair}: empty value; give a value, or leave the argument out to use the "
+                              "job's default (a run cannot unset an argument)")
+        check_glue_argument(key, value, job=job, where=f"{option} {key}", deployed=True)
         result[key] = value
     return result
 
@@ -91,13 +97,18 @@ def effective_workers(job: Mapping[str, Any], overrides: RunOverrides) -> tuple[
     return str(worker_type), int(workers)
 
 
+def script_spec(job: Mapping[str, Any]) -> JobSpec | None:
+    """The argument declaration of a deployed job's script (None for a script not of ``jobs/``)."""
+    return job_for_script(str((job.get("Command") or {}).get("ScriptLocation", "")))
+
+
 def start_request(job: Mapping[str, Any], overrides: RunOverrides, *,
                   required_arguments: Iterable[str] = ()) -> dict[str, Any]:
     """The ``StartJobRun`` body for ``job`` (a ``GetJob`` ``Job``) with ``overrides``.
 
     Refuses, before Glue bills anything: an override of a non-overridable argument, an unknown
-    worker type, fewer than two workers, and a required argument (``glue_jobs.yaml``'s
-    ``required_arguments``) that neither the job nor the run provides.
+    worker type, fewer than two workers, and a required argument that neither the job nor the run
+    provides — those its script declares, plus ``required_arguments`` (``glue_jobs.yaml``'s own).
     """
     name = job["Name"]
     locked = sorted(set(overrides.arguments) & set(job.get("NonOverridableArguments") or {}))
@@ -109,7 +120,9 @@ def start_request(job: Mapping[str, Any], overrides: RunOverrides, *,
     if arguments:
         request["Arguments"] = arguments
     effective = effective_arguments(job, arguments)
-    missing = [key for key in required_arguments if not effective.get(key)]
+    spec = script_spec(job)
+    required = dict.fromkeys([*(spec.required if spec else ()), *required_arguments])
+    missing = [key for key in required if not effective.get(key)]
     if missing:
         examples = " ".join(f"--arg {key.lstrip('-')}=…" for key in missing)
         raise ConfigError(f"job {name!r} needs {', '.join(missing)} for this run; pass {examples}")
