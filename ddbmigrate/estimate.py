@@ -24,7 +24,7 @@ European and Asian regions are higher). Pass ``price_per_dpu_hour`` for yours. D
 charges (export per GB, on-demand write request units, PITR) are not included.
 
 Nothing here imports boto3: :func:`stats_from_table` and :func:`stats_from_export_summary` take
-the responses the caller already has.
+the table description or manifest summary the caller already has.
 """
 
 from __future__ import annotations
@@ -32,19 +32,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.capacity import (
     DEFAULT_READ_PERCENT,
     DPU_PER_WORKER,
     glue_slots,
     job_budget,
-    table_read_capacity,
-    table_write_capacity,
     validate_percent,
     validate_worker_type,
 )
 from ddbmigrate.errors import ConfigError
+
+if TYPE_CHECKING:  # a description is only read here; the DynamoDB layer (botocore) stays unimported
+    from ddbmigrate.dynamodb import TableDescription
 
 __all__ = [
     "EXPORT_IMPORT",
@@ -138,21 +139,20 @@ class Estimate:
         return self.seconds / 3600
 
 
-def stats_from_table(description: Mapping[str, Any], *, capacity_override: int | None = None) -> TableStats:
-    """Item count, size and capacity from a DescribeTable response (or its ``Table``).
+def stats_from_table(table: TableDescription, *, capacity_override: int | None = None) -> TableStats:
+    """Item count, size and capacity of a described table.
 
     Capacity follows Glue's rules (:func:`~ddbmigrate.capacity.table_write_capacity`): on-demand
     tables count as 40,000 units unless a maximum throughput or ``capacity_override`` is set.
     """
-    table = description.get("Table", description)
-    billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
+    table = table.with_capacity(write=capacity_override)
     return TableStats(
-        items=int(table.get("ItemCount") or 0),
-        table_bytes=int(table.get("TableSizeBytes") or 0),
-        write_capacity=table_write_capacity(table, capacity_override),
-        read_capacity=table_read_capacity(table),
-        on_demand=billing == "PAY_PER_REQUEST",
-        source=f"DescribeTable {table.get('TableName', '?')}",
+        items=table.item_count,
+        table_bytes=table.size_bytes,
+        write_capacity=table.write_capacity,
+        read_capacity=table.read_capacity,
+        on_demand=table.on_demand,
+        source=f"DescribeTable {table.name or '?'}",
     )
 
 

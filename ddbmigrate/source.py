@@ -15,12 +15,12 @@ Operational behaviour, per segment:
   about one burst of the bucket (and at least one 4 KB read, the smallest unit DynamoDB bills)
   from the size of the items read so far; the first page reads one item. An explicit
   ``page_limit`` overrides this.
-* **Retries.** Throttling (``ProvisionedThroughputExceededException``, ``ThrottlingException``,
-  ``RequestLimitExceeded``), 5xx errors and dropped or timed-out connections are retried with
-  exponential backoff and full jitter (``uniform(0, min(max_delay, base_delay × 2^attempt))``),
-  at most ``RetryPolicy.max_attempts`` times per page; then :class:`~ddbmigrate.errors.SourceError`.
-  botocore's own retries are switched off for this client so that all waiting goes through the
-  injected ``sleep`` and is counted. A missing table or denied access fails at once.
+* **Retries.** What :func:`ddbmigrate.dynamodb.classify` calls retryable (throttling, 5xx, dropped
+  or timed-out connections) is retried with the :class:`~ddbmigrate.dynamodb.RetryPolicy`'s
+  full-jitter backoff, at most :data:`SCAN_RETRY_POLICY` ``.max_retries`` times per page (so 10
+  attempts); then :class:`~ddbmigrate.errors.SourceError`. botocore's own retries are off for this
+  client so that all waiting goes through the injected ``sleep`` and is counted. A missing table
+  or denied access fails at once.
 * **No duplicates, no gaps.** A retried page is requested again from the same
   ``ExclusiveStartKey``; items are yielded only from successful pages, in order.
 * **Consistency.** ``consistent=True`` uses strongly consistent reads (twice the RCU). A Scan of a
@@ -37,42 +37,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.exceptions
+from botocore.exceptions import ClientError
 
-from ddbmigrate.accounts import Account, client_config
+from ddbmigrate.accounts import Account
+from ddbmigrate.dynamodb import RetryPolicy, classify, dynamodb_client, error_code
 from ddbmigrate.errors import ConfigError, SourceError
 from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.values import Item, item_size, read_capacity_units
 
-__all__ = ["RETRYABLE_ERROR_CODES", "PageStats", "RetryPolicy", "scan_segment", "scan_table", "source_client"]
+__all__ = ["SCAN_RETRY_POLICY", "PageStats", "scan_segment", "scan_table"]
 
-RETRYABLE_ERROR_CODES: frozenset[str] = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "InternalFailure",
-        "ServiceUnavailable",
-    }
-)
-"""Error codes that a later attempt may get past (besides any HTTP 5xx)."""
+SCAN_RETRY_POLICY = RetryPolicy(max_retries=9)
+"""A page is tried at most 10 times (the reader's default since it was written)."""
 
-_CONNECTION_ERRORS = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 _MAX_PAGE_LIMIT = 100_000
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently one page is retried (full-jitter exponential backoff)."""
-
-    max_attempts: int = 10
-    base_delay: float = 0.05
-    max_delay: float = 20.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return rng.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
 @dataclass(frozen=True)
@@ -87,11 +65,6 @@ class PageStats:
     waited_seconds: float
     at: float
     """The injected clock's reading when the page arrived."""
-
-
-def source_client(account: Account) -> Any:
-    """A DynamoDB client for scanning: botocore retries off (ours are counted and injectable)."""
-    return account.client("dynamodb", config=client_config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
 def scan_segment(
@@ -119,7 +92,7 @@ def scan_segment(
     for page in _pages(
         account, table, segment, total_segments, read_units_per_second=read_units_per_second,
         consistent=consistent, page_limit=page_limit, clock=clock, sleep=sleep,
-        retry=retry or RetryPolicy(), rng=rng or random.Random(), on_page=on_page, client=client,
+        retry=retry or SCAN_RETRY_POLICY, rng=rng or random.Random(), on_page=on_page, client=client,
     ):
         yield from page
 
@@ -143,7 +116,7 @@ def _pages(
     _check_segment(segment, total_segments)
     if page_limit is not None and page_limit < 1:
         raise ConfigError(f"page limit must be at least 1 item, got {page_limit}")
-    client = client or source_client(account)
+    client = client or _scan_client(account)
     bucket = TokenBucket(read_units_per_second, clock=clock, sleep=sleep) if read_units_per_second else None
     request: dict[str, Any] = {
         "TableName": table,
@@ -219,27 +192,31 @@ def _scan_page(
     describe: str,
 ) -> tuple[dict[str, Any], int]:
     where = f"scan of table {table!r} segment {segment} of {total}"
-    last = "unknown error"
-    for attempt in range(1, retry.max_attempts + 1):
+    failures = 0
+    while True:
         try:
-            return client.scan(**request), attempt - 1
-        except botocore.exceptions.ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", "Unknown"))
-            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            return client.scan(**request), failures
+        except Exception as exc:
+            code = error_code(exc)
             if code == "ResourceNotFoundException":
                 raise SourceError(f"{where}: table {table!r} does not exist in {describe}") from None
-            if code not in RETRYABLE_ERROR_CODES and status < 500:
-                raise SourceError(f"{where} failed: {code}: {error.get('Message', '')}".rstrip(": ")) from None
-            last = code
-        except _CONNECTION_ERRORS as exc:
-            last = type(exc).__name__
-        if attempt < retry.max_attempts:
-            sleep(retry.delay(attempt, rng))
-    raise SourceError(
-        f"{where}: gave up after {retry.max_attempts} attempts (last: {last}). "
-        "The table is throttling or unreachable; lower --read-percent or retry later."
-    )
+            if not classify(exc).retryable:
+                if isinstance(exc, ClientError):
+                    message = str(exc.response.get("Error", {}).get("Message", ""))
+                    raise SourceError(f"{where} failed: {code}: {message}".rstrip(": ")) from None
+                raise
+        failures += 1
+        if retry.exhausted(failures):
+            raise SourceError(
+                f"{where}: gave up after {failures} attempts (last: {code}). "
+                "The table is throttling or unreachable; lower --read-percent or retry later."
+            )
+        sleep(retry.delay(failures - 1, rng.random))
+
+
+def _scan_client(account: Account) -> Any:
+    """botocore's retries off: this reader's are counted and their sleep is injectable."""
+    return dynamodb_client(account, botocore_retries=False)
 
 
 # --------------------------------------------------------------------------- threads
@@ -299,7 +276,7 @@ def scan_table(
 
     def work() -> None:
         try:
-            client = source_client(account)
+            client = _scan_client(account)
             while not stop.is_set():
                 with segments_lock:
                     segment = next(segments, None)
@@ -308,7 +285,7 @@ def scan_table(
                 for page in _pages(
                     account, table, segment, total_segments, read_units_per_second=per_segment,
                     consistent=consistent, page_limit=page_limit, clock=clock, sleep=pause,
-                    retry=retry or RetryPolicy(), rng=random.Random(), on_page=on_page, client=client,
+                    retry=retry or SCAN_RETRY_POLICY, rng=random.Random(), on_page=on_page, client=client,
                 ):
                     if not put(page):
                         return

@@ -35,8 +35,9 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.capacity import DEFAULT_READ_PERCENT, job_budget, table_read_capacity, validate_percent
-from ddbmigrate.digest import describe_differences, in_sample, item_digest, key_digest, key_names
+from ddbmigrate.capacity import DEFAULT_READ_PERCENT, job_budget, validate_percent
+from ddbmigrate.digest import describe_differences, in_sample, item_digest, key_digest
+from ddbmigrate.dynamodb import TableDescription, describe_table
 from ddbmigrate.errors import ConfigError, DdbMigrateError, VerifyMismatch
 from ddbmigrate.mapping import MappingFile, load_mapping
 from ddbmigrate.mapping.items import ItemMapping
@@ -47,11 +48,9 @@ __all__ = [
     "Difference",
     "DigestRecord",
     "MappingTransform",
-    "TableInfo",
     "Transform",
     "VerifyOptions",
     "VerifyReport",
-    "describe_table",
     "digest_record",
     "explain_differences",
     "mapping_transform",
@@ -93,17 +92,6 @@ class VerifyOptions:
             raise ConfigError(f"--read-capacity: expected a positive number of RCU, got {self.read_capacity}")
         if self.max_samples < 0:
             raise ConfigError(f"--max-samples: expected 0 or more, got {self.max_samples}")
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    """What verify needs to know about one table (from DescribeTable)."""
-
-    name: str
-    key_names: tuple[str, ...]
-    read_capacity: int
-    read_budget: float
-    approximate_items: int
 
 
 class DigestRecord(NamedTuple):
@@ -209,26 +197,16 @@ def digest_record(
 # --------------------------------------------------------------------------- tables
 
 
-def describe_table(account: Account, table: str, options: VerifyOptions, *, option: str) -> TableInfo:
-    """DescribeTable → key names and this verify's read budget (RCU/s) for the table."""
-    client = account.client("dynamodb")
-    try:
-        description = client.describe_table(TableName=table)["Table"]
-    except client.exceptions.ResourceNotFoundException:
-        raise ConfigError(f"{option}: table {table!r} not found in {account.describe()}") from None
-    capacity = table_read_capacity(description, options.read_capacity)
-    return TableInfo(
-        name=table,
-        key_names=key_names(description["KeySchema"]),
-        read_capacity=capacity,
-        read_budget=float(job_budget(capacity, options.read_percent)),
-        approximate_items=int(description.get("ItemCount") or 0),
-    )
+def _read_budget(table: TableDescription, options: VerifyOptions) -> float:
+    """This verify's read rate for the table (RCU/s): floor(capacity × read percent)."""
+    return float(job_budget(table.read_capacity, options.read_percent))
 
 
-def _tables(options: VerifyOptions, transform: Transform | None) -> tuple[TableInfo, TableInfo]:
-    source = describe_table(options.source, options.source_table, options, option="--source-table")
-    target = describe_table(options.target, options.target_table, options, option="--target-table")
+def _tables(options: VerifyOptions, transform: Transform | None) -> tuple[TableDescription, TableDescription]:
+    source = describe_table(options.source, options.source_table, option="--source-table").with_capacity(
+        read=options.read_capacity)
+    target = describe_table(options.target, options.target_table, option="--target-table").with_capacity(
+        read=options.read_capacity)
     if transform is None and set(source.key_names) != set(target.key_names):
         raise ConfigError(
             f"the source key ({', '.join(source.key_names)}) and the target key ({', '.join(target.key_names)}) "
@@ -278,7 +256,8 @@ def verify_tables(
     started = clock()
     source_info, target_info = _tables(options, transform)
     report = VerifyReport(options.source_table, options.target_table, "local", options.sample,
-                          source_read_budget=source_info.read_budget, target_read_budget=target_info.read_budget,
+                          source_read_budget=_read_budget(source_info, options),
+                          target_read_budget=_read_budget(target_info, options),
                           transformed=transform is not None)
     key = target_info.key_names
 
@@ -332,9 +311,9 @@ def verify_tables(
     return report
 
 
-def _scan(account: Account, info: TableInfo, options: VerifyOptions, counter: _Counter,
+def _scan(account: Account, info: TableDescription, options: VerifyOptions, counter: _Counter,
           clock: Callable[[], float], sleep: Callable[[float], None]) -> Iterator[Item]:
-    return scan_table(account, info.name, total_segments=options.segments, read_units_per_second=info.read_budget,
+    return scan_table(account, info.name, total_segments=options.segments, read_units_per_second=_read_budget(info, options),
                       consistent=options.consistent, clock=clock, sleep=sleep, on_page=counter)
 
 
@@ -440,7 +419,8 @@ def verify_spark(spark: Any, options: VerifyOptions, *, transform: Transform | N
     started = time.monotonic()
     source_info, target_info = _tables(options, transform)
     report = VerifyReport(options.source_table, options.target_table, "spark", options.sample,
-                          source_read_budget=source_info.read_budget, target_read_budget=target_info.read_budget,
+                          source_read_budget=_read_budget(source_info, options),
+                          target_read_budget=_read_budget(target_info, options),
                           transformed=transform is not None)
     sc = spark.sparkContext
     _propagate_aws_environment(sc)
@@ -449,9 +429,9 @@ def verify_spark(spark: Any, options: VerifyOptions, *, transform: Transform | N
         T.StructField("key", T.StringType()), T.StructField("error", T.StringType()),
     ])
 
-    def side(account: Account, info: TableInfo, own: tuple[str, ...], fn: Transform | None) -> tuple[Any, int, Any, Any]:
+    def side(account: Account, info: TableDescription, own: tuple[str, ...], fn: Transform | None) -> tuple[Any, int, Any, Any]:
         items_acc, units_acc = sc.accumulator(0), sc.accumulator(0.0)
-        task = _SideTask(account, info.name, options.segments, info.read_budget / options.segments,
+        task = _SideTask(account, info.name, options.segments, _read_budget(info, options) / options.segments,
                          options.consistent, target_info.key_names, own, options.sample, fn)
         rdd = sc.parallelize(range(options.segments), options.segments).mapPartitions(
             partial(_digest_partition, task, items_acc, units_acc))

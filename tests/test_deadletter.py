@@ -17,9 +17,10 @@ from ddbmigrate.deadletter import (
     read_dead_letters,
     replay_dead_letters,
 )
+from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError, InvalidItemError, SinkError
 from ddbmigrate.sample import create_sample_table, sample_item
-from ddbmigrate.sink import TableWriter, describe_table, sink_client
+from ddbmigrate.sink import TableWriter, writer_client
 from ddbmigrate.values import deserialize_item, item_to_json
 
 
@@ -126,7 +127,7 @@ def test_fix_and_replay_writes_the_items(tmp_path: Path, target: Any, target_ddb
     keyless = sample_item(1)
     del keyless["sk"]
     first = tmp_path / "run1"
-    with DeadLetterWriter(str(first), "part-0") as letters, TableWriter(sink_client(target), info, dead_letters=letters) as w:
+    with DeadLetterWriter(str(first), "part-0") as letters, TableWriter(writer_client(target), info, dead_letters=letters) as w:
         w.put(big, origin="data.json line 1")
         w.put(keyless, origin="data.json line 2")
     assert w.stats.dead_lettered == 2 and w.stats.written == 0
@@ -138,7 +139,7 @@ def test_fix_and_replay_writes_the_items(tmp_path: Path, target: Any, target_ddb
     records[0]["item"]["payload"] = {"B": base64.b64encode(b"small").decode()}
     records[1]["item"]["sk"] = {"N": "9"}
     (first / "part-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    with DeadLetterWriter(str(tmp_path / "run2"), "replay") as letters, TableWriter(sink_client(target), info, dead_letters=letters) as w:
+    with DeadLetterWriter(str(tmp_path / "run2"), "replay") as letters, TableWriter(writer_client(target), info, dead_letters=letters) as w:
         handed = replay_dead_letters(str(first), w)
 
     # THEN both are in the table, type-exact, and nothing new was dead-lettered
@@ -155,7 +156,7 @@ def test_replay_refuses_lossy_records_until_fixed(tmp_path: Path, target: Any, t
     create_sample_table(target_ddb, table)
     with DeadLetterWriter(str(tmp_path), "p") as letters:
         letters.write("float", origin="o", key=None, item={"pk": {"S": "a"}, "sk": {"N": "1"}, "x": {"N": 1.5}})
-    with TableWriter(sink_client(target), describe_table(target_ddb, table)) as w, pytest.raises(InvalidItemError, match="lossy"):
+    with TableWriter(writer_client(target), describe_table(target_ddb, table)) as w, pytest.raises(InvalidItemError, match="lossy"):
         replay_dead_letters(str(tmp_path), w)
     assert w.stats.received == 0
 

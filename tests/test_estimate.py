@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ddbmigrate.cli.main import main
+from ddbmigrate.dynamodb import TableDescription
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.estimate import (
     EXPORT_IMPORT,
@@ -109,15 +110,15 @@ def test_bad_inputs_name_the_option(kwargs: dict[str, Any], message: str) -> Non
 def test_stats_from_describe_table_and_export_summary() -> None:
     provisioned = {"Table": {"TableName": "T", "ItemCount": 10, "TableSizeBytes": 2501,
                              "ProvisionedThroughput": {"ReadCapacityUnits": 7, "WriteCapacityUnits": 9}}}
-    stats = stats_from_table(provisioned)
+    stats = stats_from_table(TableDescription.from_response(provisioned))
     assert (stats.items, stats.table_bytes, stats.avg_item_bytes) == (10, 2501, 251)
     assert (stats.write_capacity, stats.read_capacity, stats.on_demand) == (9, 7, False)
     on_demand = {"TableName": "T", "ItemCount": 0, "TableSizeBytes": 0,
                  "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
                  "ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 0}}
-    stats = stats_from_table(on_demand)
+    stats = stats_from_table(TableDescription.from_response(on_demand))
     assert (stats.write_capacity, stats.on_demand, stats.avg_item_bytes) == (40_000, True, 0)
-    assert stats_from_table(on_demand, capacity_override=1200).write_capacity == 1200
+    assert stats_from_table(TableDescription.from_response(on_demand), capacity_override=1200).write_capacity == 1200
     summary = stats_from_export_summary({"itemCount": 4, "billedSizeBytes": 4100, "exportArn": "arn:x"})
     assert (summary.items, summary.avg_item_bytes) == (4, 1025)
     with pytest.raises(ConfigError, match="itemCount and billedSizeBytes"):

@@ -222,5 +222,5 @@ def test_fallback_can_be_forbidden_or_forced(source: Any, s3: Any, local_table: 
 
 @pytest.mark.integration
 def test_an_unknown_table_is_named(source: Any, s3: Any, bucket: str) -> None:
-    with pytest.raises(ExportError, match="--table: table 'no-such-table' not found in the source account"):
+    with pytest.raises(ConfigError, match=r"--table: table 'no-such-table' not found in source \(profile=source"):
         run_export(source, ExportRequest(table="no-such-table", bucket=bucket), s3_client=s3)

@@ -17,7 +17,7 @@ from ddbmigrate.accounts import Account
 from ddbmigrate.errors import ConfigError, LocalStackError
 from ddbmigrate.local.faults import FaultProxy
 from ddbmigrate.sample import create_sample_table, sample_items
-from ddbmigrate.sink import sink_client
+from ddbmigrate.sink import writer_client
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,7 @@ def _count(client: Any, table: str) -> int:
 
 
 def _client(proxy: FaultProxy) -> Any:
-    return sink_client(Account(profile="target", endpoint_url=proxy.endpoint))
+    return writer_client(Account(profile="target", endpoint_url=proxy.endpoint))
 
 
 def _puts(table: str, count: int, *, start: int = 0) -> dict[str, Any]:

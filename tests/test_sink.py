@@ -16,27 +16,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import (
     ClientError,
-    ConnectionClosedError,
-    EndpointConnectionError,
     ParamValidationError,
 )
 from tables import sample_key, scan_by_key
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.deadletter import DeadLetterWriter
+from ddbmigrate.dynamodb import RetryPolicy, describe_table
 from ddbmigrate.errors import ConfigError, SinkError
 from ddbmigrate.sample import create_sample_table, sample_item, sample_items
-from ddbmigrate.sink import (
-    ErrorClass,
-    RetryPolicy,
-    SinkOptions,
-    SinkStats,
-    TableWriter,
-    classify,
-    describe_table,
-    open_writer,
-    sink_client,
-)
+from ddbmigrate.sink import SinkOptions, SinkStats, TableWriter, open_writer, writer_client
 from ddbmigrate.values import deserialize_item
 
 # --------------------------------------------------------------------------- helpers
@@ -137,39 +126,6 @@ def test_a_table_arn_gives_name_and_region() -> None:
 # --------------------------------------------------------------------------- retry policy (pure)
 
 
-def _client_error(code: str, status: int) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "BatchWriteItem")
-
-
-@pytest.mark.parametrize(
-    ("exc", "expected"),
-    [
-        (_client_error("ProvisionedThroughputExceededException", 400), ErrorClass.THROTTLED),
-        (_client_error("ThrottlingException", 400), ErrorClass.THROTTLED),
-        (_client_error("RequestLimitExceeded", 400), ErrorClass.THROTTLED),
-        (_client_error("InternalServerError", 500), ErrorClass.SERVER),
-        (_client_error("Whatever", 502), ErrorClass.SERVER),
-        (_client_error("ValidationException", 400), ErrorClass.INVALID),
-        (_client_error("ResourceNotFoundException", 400), ErrorClass.FATAL),
-        (_client_error("AccessDeniedException", 400), ErrorClass.FATAL),
-        (ConnectionClosedError(endpoint_url="http://x"), ErrorClass.CONNECTION),
-        (EndpointConnectionError(endpoint_url="http://x"), ErrorClass.CONNECTION),
-        (ParamValidationError(report="bad"), ErrorClass.INVALID),
-        (RuntimeError("bug"), ErrorClass.FATAL),
-    ],
-)
-def test_errors_are_classified(exc: Exception, expected: ErrorClass) -> None:
-    assert classify(exc) is expected
-
-
-def test_backoff_is_full_jitter_exponential_and_capped() -> None:
-    policy = RetryPolicy(max_retries=3, base_backoff=0.1, max_backoff=1.0)
-    assert [policy.delay(n, lambda: 1.0) for n in range(6)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
-    assert policy.delay(3, lambda: 0.25) == pytest.approx(0.2)
-    assert policy.delay(500, lambda: 1.0) == 1.0  # no overflow after very long runs
-    assert not policy.exhausted(3) and policy.exhausted(4)
-
-
 def test_stats_merge_and_reconcile() -> None:
     a = SinkStats(received=5, written=4, dead_lettered=1, consumed_wcu=4.0)
     b = SinkStats(received=2, written=1, throttles=3)
@@ -185,7 +141,7 @@ def test_stats_merge_and_reconcile() -> None:
 
 @pytest.mark.integration
 def test_batches_hold_at_most_25_requests_and_the_byte_limit(target: Any, target_ddb: Any, table: str) -> None:
-    client = sink_client(target)
+    client = writer_client(target)
     sizes = _batch_sizes(client)
     items = list(sample_items(60))
     with TableWriter(client, describe_table(client, table)) as writer:
@@ -196,7 +152,7 @@ def test_batches_hold_at_most_25_requests_and_the_byte_limit(target: Any, target
     assert (writer.stats.received, writer.stats.written, writer.stats.batches) == (60, 60, 3)
     assert writer.stats.consumed_wcu == 60.0  # every sample item is under 1 KB: 1 WCU each
 
-    small = sink_client(target)
+    small = writer_client(target)
     small_sizes = _batch_sizes(small)
     with TableWriter(small, describe_table(small, table), max_batch_bytes=3000) as writer:
         for item in items[:10]:  # ~620 bytes each: four fit in 3000 bytes
@@ -206,7 +162,7 @@ def test_batches_hold_at_most_25_requests_and_the_byte_limit(target: Any, target
 
 @pytest.mark.integration
 def test_batch_wcu_never_exceeds_the_bucket(target: Any, table: str) -> None:
-    client = sink_client(target)
+    client = writer_client(target)
     sizes = _batch_sizes(client)
     with TableWriter(client, describe_table(client, table), rate=1000.0) as writer:  # 200 WCU bucket
         for item in sample_items(20, payload_bytes=40_000):  # 40 WCU each: five per batch
@@ -216,7 +172,7 @@ def test_batch_wcu_never_exceeds_the_bucket(target: Any, table: str) -> None:
 
 @pytest.mark.integration
 def test_a_repeated_key_flushes_first_so_the_last_write_wins(target: Any, target_ddb: Any, table: str) -> None:
-    client = sink_client(target)
+    client = writer_client(target)
     sizes = _batch_sizes(client)
     first, other, again = sample_item(0), sample_item(1), dict(sample_item(0), name={"S": "second version"})
     renumbered = dict(sample_item(4), pk=first["pk"], sk={"N": "0.0"})  # the same key: 0 and 0.0 are one number
@@ -242,7 +198,7 @@ def test_bad_items_are_dead_lettered_naming_the_key_attribute(tmp_path: Path, ta
     not_a_dict = ["pk", "x"]
     bad_value = dict(sample_item(105), balance={"N": "twelve"})
     with DeadLetterWriter(str(tmp_path), "task-0") as letters, TableWriter(
-        sink_client(target), describe_table(target_ddb, table), dead_letters=letters
+        writer_client(target), describe_table(target_ddb, table), dead_letters=letters
     ) as writer:
         for i, item in enumerate([good[0], too_big, good[1], no_sort_key, wrong_type, good[2], empty_key, bad_number, not_a_dict, bad_value, *good[3:]]):
             writer.put(item, origin=f"s3://exports/data/a.json.gz line {i + 1}")  # type: ignore[arg-type]
@@ -270,7 +226,7 @@ def test_an_item_dynamodb_rejects_is_isolated_by_splitting(tmp_path: Path, targe
     empty_set = dict(items[9], tags={"SS": []})
     sent = [*items[:7], poisoned, items[8], empty_set, *items[10:]]
     with DeadLetterWriter(str(tmp_path), "t") as letters, TableWriter(
-        sink_client(target), describe_table(target_ddb, table), dead_letters=letters
+        writer_client(target), describe_table(target_ddb, table), dead_letters=letters
     ) as writer:
         for i, item in enumerate(sent):
             writer.put(item, origin=f"line {i}")
@@ -283,7 +239,7 @@ def test_an_item_dynamodb_rejects_is_isolated_by_splitting(tmp_path: Path, targe
 
 @pytest.mark.integration
 def test_without_a_dead_letter_location_a_bad_item_fails_the_write(target: Any, target_ddb: Any, table: str) -> None:
-    writer = TableWriter(sink_client(target), describe_table(target_ddb, table))
+    writer = TableWriter(writer_client(target), describe_table(target_ddb, table))
     writer.put(sample_item(0))
     with pytest.raises(SinkError, match=r"line 9 cannot be written: sort key attribute 'sk' is missing\. Set a dead-letter"):
         writer.put({"pk": {"S": "x"}}, origin="line 9")
@@ -295,7 +251,7 @@ def test_without_a_dead_letter_location_a_bad_item_fails_the_write(target: Any, 
 @pytest.mark.integration
 def test_deletes_go_through_the_same_batches(target: Any, target_ddb: Any, table: str) -> None:
     items = list(sample_items(8))
-    client = sink_client(target)
+    client = writer_client(target)
     with TableWriter(client, describe_table(client, table)) as writer:
         for item in items:
             writer.put(item)
@@ -315,7 +271,7 @@ def test_nothing_is_lost_under_throttles_partial_batches_5xx_and_drops(tmp_path:
     proxy = proxy_factory(throttle_rate=0.10, unprocessed_rate=0.10, error_5xx_rate=0.02, drop_rate=0.01, seed=2)
     items = list(sample_items(300))
     sleeps = Sleeps()
-    client = sink_client(Account(profile="target", endpoint_url=proxy.endpoint))
+    client = writer_client(Account(profile="target", endpoint_url=proxy.endpoint))
     # WHEN the writer writes them in batches of 4 (so ~100 calls see the fault draws)
     with DeadLetterWriter(str(tmp_path), "t") as letters, TableWriter(
         client, describe_table(client, table), dead_letters=letters, max_batch_items=4, sleep=sleeps
@@ -341,7 +297,7 @@ def test_retries_after_a_dropped_answer_rewrite_harmlessly(proxy_factory, target
     # Drops *after* forwarding: the table has the items, the client does not know, and re-sends them.
     proxy = proxy_factory(drop_rate=0.4, drop_mode="after", seed=3)
     items = list(sample_items(100))
-    client = sink_client(Account(profile="target", endpoint_url=proxy.endpoint))
+    client = writer_client(Account(profile="target", endpoint_url=proxy.endpoint))
     with TableWriter(client, describe_table(client, table), sleep=Sleeps()) as writer:
         for item in items:
             writer.put(item)
@@ -355,11 +311,11 @@ def test_retries_after_a_dropped_answer_rewrite_harmlessly(proxy_factory, target
 def test_exhausted_retries_raise_and_dead_letter_what_was_in_hand(tmp_path: Path, proxy_factory, target_ddb: Any, table: str) -> None:
     proxy = proxy_factory(throttle_rate=1.0)
     sleeps = Sleeps()
-    client = sink_client(Account(profile="target", endpoint_url=proxy.endpoint))
+    client = writer_client(Account(profile="target", endpoint_url=proxy.endpoint))
     writer = TableWriter(
         client, describe_table(client, table),
         dead_letters=DeadLetterWriter(str(tmp_path), "t"),
-        policy=RetryPolicy(max_retries=3, base_backoff=0.5, max_backoff=1.0),
+        policy=RetryPolicy(max_retries=3, base_delay=0.5, max_delay=1.0),
         sleep=sleeps, random=lambda: 1.0,
     )
     items = list(sample_items(7))
@@ -378,7 +334,7 @@ def test_exhausted_retries_raise_and_dead_letter_what_was_in_hand(tmp_path: Path
 
 @pytest.mark.integration
 def test_a_missing_table_fails_at_once_without_retrying(tmp_path: Path, target: Any, target_ddb: Any, table: str) -> None:
-    client = sink_client(target)
+    client = writer_client(target)
     info = describe_table(client, table)
     target_ddb.delete_table(TableName=table)
     sleeps = Sleeps()
@@ -386,7 +342,7 @@ def test_a_missing_table_fails_at_once_without_retrying(tmp_path: Path, target: 
     with pytest.raises(SinkError, match=r"ResourceNotFoundException \(cannot be retried\); 1 request"), writer:
         writer.put(sample_item(0), origin="line 1")
     assert sleeps.calls == [] and writer.stats.batches == 1 and writer.stats.reconciles
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match=f"--table: table '{table}' not found"):
         describe_table(client, table)
 
 
@@ -395,7 +351,7 @@ def test_progress_resets_the_retry_count(proxy_factory, target_ddb: Any, table: 
     # Every batch is partly refused, over and over: more attempts than max_retries, yet it finishes.
     proxy = proxy_factory(unprocessed_rate=1.0, seed=2)
     items = list(sample_items(25))
-    client = sink_client(Account(profile="target", endpoint_url=proxy.endpoint))
+    client = writer_client(Account(profile="target", endpoint_url=proxy.endpoint))
     with TableWriter(client, describe_table(client, table), policy=RetryPolicy(max_retries=1), sleep=Sleeps()) as writer:
         for item in items:
             writer.put(item)
@@ -441,7 +397,7 @@ def test_a_table_arn_works_end_to_end_with_unprocessed_items(proxy_factory, targ
 @pytest.mark.integration
 def test_dynamodbs_own_message_stays_out_of_errors_and_logs(target: Any, target_ddb: Any, table: str, caplog: pytest.LogCaptureFixture) -> None:
     # DynamoDB's messages may quote input; only its error code leaves the dead-letter file.
-    writer = TableWriter(sink_client(target), describe_table(target_ddb, table))
+    writer = TableWriter(writer_client(target), describe_table(target_ddb, table))
     writer.put(dict(sample_item(0), secret={"SS": []}), origin="line 1")
     with pytest.raises(SinkError) as caught:
         writer.flush()
@@ -450,8 +406,8 @@ def test_dynamodbs_own_message_stays_out_of_errors_and_logs(target: Any, target_
     assert "may not be empty" not in str(caught.value) and "may not be empty" not in caplog.text
 
 
-def test_the_sink_client_leaves_validation_and_retries_to_the_writer(target: Any, table: str) -> None:
-    client = sink_client(target)
+def test_the_writer_client_leaves_validation_and_retries_to_the_writer(target: Any, table: str) -> None:
+    client = writer_client(target)
     # botocore does not check the request (the writer has, item by item): a wrong payload type is
     # sent, where a validating client raises ParamValidationError before sending
     wrong = {table: [{"PutRequest": {"Item": {"pk": {"S": 1}, "sk": {"N": "1"}}}}]}

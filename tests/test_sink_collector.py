@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.sample import sample_items
-from ddbmigrate.sink import SinkOptions, describe_table
+from ddbmigrate.sink import SinkOptions
 from ddbmigrate.sink.collector import STREAMING_THRESHOLD, collector_for_streaming
 from ddbmigrate.sink.spark import TaskPlan
 

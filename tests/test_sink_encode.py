@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from item_strategies import items
 
 from ddbmigrate.sample import create_sample_table, sample_items
-from ddbmigrate.sink import sink_client
+from ddbmigrate.sink import writer_client
 from ddbmigrate.sink.encode import BODY_PARAM, batch_write_body, use_prebuilt_bodies
 from ddbmigrate.values import item_to_json, read_json_item
 
@@ -50,7 +50,7 @@ def test_the_prebuilt_body_is_what_goes_on_the_wire_and_the_items_arrive(target:
     # GIVEN a sink client that records each BatchWriteItem body as sent (after signing)
     table = unique_name("encode")
     create_sample_table(target_ddb, table)
-    client = sink_client(target)
+    client = writer_client(target)
     assert use_prebuilt_bodies(client)
     sent: list[bytes] = []
     client.meta.events.register("before-send.dynamodb.BatchWriteItem", lambda request, **_: sent.append(request.body))

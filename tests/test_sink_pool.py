@@ -14,10 +14,11 @@ import pytest
 from tables import sample_key, scan_by_key
 
 from ddbmigrate.deadletter import DeadLetterWriter
+from ddbmigrate.dynamodb import RetryPolicy, describe_table
 from ddbmigrate.errors import SinkError
 from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.sample import create_sample_table, sample_item, sample_items
-from ddbmigrate.sink import RetryPolicy, TableWriter, describe_table, sink_client
+from ddbmigrate.sink import TableWriter, writer_client
 from ddbmigrate.sink.pool import WriterPool
 from ddbmigrate.values import item_size, write_capacity_units
 
@@ -53,7 +54,7 @@ def _factory(target: Any, table: str, *, dead_letter: Path | None, watch: InFlig
     info = describe_table(target.client("dynamodb"), table)
 
     def make(index: int, bucket: TokenBucket | None) -> TableWriter:
-        client = sink_client(target)
+        client = writer_client(target)
         if watch is not None:
             watch.watch(client)
         letters = DeadLetterWriter(str(dead_letter), f"pool-writer-{index}") if dead_letter else None

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from ddbmigrate.dynamodb import TableDescription
 from ddbmigrate.errors import SinkError
 from ddbmigrate.sample import SAMPLE_KEY_SCHEMA, create_sample_table, sample_item, sample_items
 from ddbmigrate.sink import SinkOptions, write_partitions
 from ddbmigrate.sink.spark import _fit
-from ddbmigrate.sink.writer import TableInfo
 from ddbmigrate.values import deserialize_item
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
@@ -60,7 +60,7 @@ def test_more_tasks_than_partitions_keep_each_keys_writes_together_and_in_order(
     rows = [(f"line {i}", item) for i, item in enumerate(items + later)]  # every key twice, v2 last
     rdd = spark.sparkContext.parallelize(rows, 1)
 
-    info = TableInfo(table, tuple(SAMPLE_KEY_SCHEMA), {"pk": "S", "sk": "N"}, 100)
+    info = TableDescription(table, tuple(SAMPLE_KEY_SCHEMA), {"pk": "S", "sk": "N"}, 100)
     fitted = _fit(rdd, 1, 4, info).glom().collect()
     assert len(fitted) == 4 and sum(len(p) for p in fitted) == 80
     for partition in fitted:  # both writes of a key share a partition, the first one first

@@ -24,10 +24,11 @@ from tables import FakeClock, create_table, put_all
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.digest import item_digest, key_digest, key_names
+from ddbmigrate.dynamodb import RetryPolicy, dynamodb_client
 from ddbmigrate.errors import ConfigError, SourceError
 from ddbmigrate.local.faults import FaultProxy
 from ddbmigrate.sample import SAMPLE_KEY_SCHEMA, sample_items
-from ddbmigrate.source import PageStats, RetryPolicy, scan_segment, scan_table, source_client
+from ddbmigrate.source import PageStats, scan_segment, scan_table
 
 pytestmark = pytest.mark.integration
 
@@ -127,7 +128,7 @@ def test_rate_limited_scan_stays_within_budget(source: Account, filled_table: st
 
 
 def test_throttling_5xx_and_dropped_connections_are_retried(source: Account, filled_table: str) -> None:
-    client = source_client(source)
+    client = dynamodb_client(source, botocore_retries=False)
     faults = inject_faults(client, [
         (400, "ProvisionedThroughputExceededException"),
         (400, "ThrottlingException"),
@@ -137,7 +138,7 @@ def test_throttling_5xx_and_dropped_connections_are_retried(source: Account, fil
     ])
     clock = FakeClock()
     pages: list[PageStats] = []
-    policy = RetryPolicy(max_attempts=6, base_delay=0.1, max_delay=1.0)
+    policy = RetryPolicy(max_retries=5, base_delay=0.1, max_delay=1.0)
     items = list(scan_segment(source, filled_table, 0, 1, page_limit=50, clock=clock, sleep=clock.sleep,
                               retry=policy, on_page=pages.append, client=client))
     assert faults == []
@@ -157,7 +158,7 @@ def test_faults_on_the_wire_are_survived_without_loss_or_duplicates(local_stack:
         pages: list[PageStats] = []
         items = [item for segment in range(2) for item in scan_segment(
             account, filled_table, segment, 2, page_limit=10, clock=clock, sleep=clock.sleep,
-            retry=RetryPolicy(max_attempts=12), on_page=pages.append)]
+            retry=RetryPolicy(max_retries=11), on_page=pages.append)]
         stats = proxy.stats
     keys = [key_digest(i, KEYS) for i in items]
     assert len(keys) == ITEMS and len(set(keys)) == ITEMS
@@ -168,20 +169,20 @@ def test_faults_on_the_wire_are_survived_without_loss_or_duplicates(local_stack:
 
 
 def test_gives_up_after_max_attempts_naming_table_and_segment(source: Account, filled_table: str) -> None:
-    client = source_client(source)
+    client = dynamodb_client(source, botocore_retries=False)
     inject_faults(client, [(400, "ProvisionedThroughputExceededException")] * 5)
     clock = FakeClock()
     with pytest.raises(SourceError, match=(
         rf"scan of table '{filled_table}' segment 1 of 2: gave up after 3 attempts "
         r"\(last: ProvisionedThroughputExceededException\)"
     )):
-        list(scan_segment(source, filled_table, 1, 2, retry=RetryPolicy(max_attempts=3), clock=clock,
+        list(scan_segment(source, filled_table, 1, 2, retry=RetryPolicy(max_retries=2), clock=clock,
                           sleep=clock.sleep, client=client))
     assert len(clock.sleeps) == 2  # no pointless wait after the last attempt
 
 
 def test_access_denied_fails_at_once(source: Account, filled_table: str) -> None:
-    client = source_client(source)
+    client = dynamodb_client(source, botocore_retries=False)
     inject_faults(client, [(400, "AccessDeniedException")])
     clock = FakeClock()
     with pytest.raises(SourceError, match="failed: AccessDeniedException: injected"):

@@ -17,13 +17,13 @@ from dataclasses import asdict
 from typing import Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT, DEFAULT_WRITE_PERCENT, SLOTS_PER_EXECUTOR
+from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.estimate import (
     PATHS,
@@ -41,16 +41,7 @@ __all__ = ["command", "describe_table_stats", "render_estimate"]
 
 def describe_table_stats(account: Account, table: str, *, option: str = "--table") -> TableStats:
     """DescribeTable → :class:`TableStats`; errors name the option and the account."""
-    try:
-        description = account.client("dynamodb").describe_table(TableName=table)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ResourceNotFoundException":
-            raise ConfigError(f"{option}: table {table!r} not found in {account.describe()}") from None
-        raise ConfigError(f"{option}: DescribeTable {table!r} failed in {account.describe()} ({code})") from None
-    except BotoCoreError as exc:
-        raise ConfigError(f"{option}: cannot reach DynamoDB for {account.describe()} ({exc})") from None
-    return stats_from_table(description)
+    return stats_from_table(describe_table(account, table, option=option))
 
 
 def render_estimate(estimate: Estimate, console: Console, *, title: str = "estimate") -> None:

@@ -46,6 +46,7 @@ from typing import IO, Any
 from botocore.exceptions import ClientError
 
 from ddbmigrate.accounts import Account
+from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError, ExportError
 from ddbmigrate.export.layout import (
     DATA_FOLDER,
@@ -111,12 +112,8 @@ def emulate_export(
     if data_files < 1:
         raise ConfigError(f"data_files: {data_files} — an export has at least one data file")
     rng = rng or random.Random()
-    dynamodb = source_account.client("dynamodb")
-    try:
-        description = dynamodb.describe_table(TableName=table)["Table"]
-    except ClientError as exc:
-        raise ExportError(f"--table: cannot describe {table!r} ({exc.response.get('Error', {}).get('Code')})") from None
-    table_name, table_arn = description["TableName"], description["TableArn"]
+    description = describe_table(source_account, table, option="--table")
+    table_name, table_arn = description.name, description.arn
 
     start = clock()
     export_id = new_export_id(start, rng)
@@ -161,7 +158,7 @@ def emulate_export(
         "startTime": format_time(start),
         "endTime": format_time(clock()),
         "tableArn": table_arn,
-        "tableId": description.get("TableId") or _derived_table_id(table_arn, description.get("CreationDateTime")),
+        "tableId": description.table_id or _derived_table_id(table_arn, description.created),
         "exportTime": format_time(export_time or start),
         "s3Bucket": bucket,
         "s3Prefix": prefix or None,

@@ -35,6 +35,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ddbmigrate.accounts import Account
+from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError, ExportError
 from ddbmigrate.export.emulate import emulate_export
 from ddbmigrate.export.layout import OUTPUT_FORMAT, export_folder_key, find_export_location, parse_export_arn
@@ -43,7 +44,6 @@ __all__ = [
     "ExportOutcome",
     "ExportRequest",
     "api_absent",
-    "describe_table",
     "ensure_pitr",
     "export_folder_uri",
     "run_export",
@@ -99,16 +99,6 @@ class _ApiAbsent(Exception):
 
 
 # --------------------------------------------------------------------------- steps
-
-
-def describe_table(dynamodb: Any, table: str, *, who: str = "source account") -> dict[str, Any]:
-    try:
-        return dict(dynamodb.describe_table(TableName=table)["Table"])
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ResourceNotFoundException":
-            raise ExportError(f"--table: table {table!r} not found in the {who} (check --profile and --region)") from None
-        raise ExportError(f"DescribeTable {table!r} failed in the {who} ({code})") from None
 
 
 def ensure_pitr(
@@ -270,13 +260,13 @@ def run_export(
     of the files, as on AWS); ``dynamodb_client`` defaults to ``account``'s.
     """
     dynamodb = dynamodb_client if dynamodb_client is not None else account.client("dynamodb")
-    table = describe_table(dynamodb, request.table)
+    table = describe_table(account, request.table, option="--table", client=dynamodb)
     if emulate is not True:
         try:
-            enabled = ensure_pitr(dynamodb, table["TableName"], enable=request.enable_pitr, export_time=request.export_time)
+            enabled = ensure_pitr(dynamodb, table.name, enable=request.enable_pitr, export_time=request.export_time)
             if enabled:
-                notify(f"point-in-time recovery enabled on {table['TableName']}")
-            description = start_export(dynamodb, request, table["TableArn"])
+                notify(f"point-in-time recovery enabled on {table.name}")
+            description = start_export(dynamodb, request, table.arn)
         except _ApiAbsent:
             if emulate is False:
                 raise ExportError(
@@ -300,11 +290,11 @@ def run_export(
     if request.export_time is not None:
         notify("the emulation scans the table as it is now; --export-time is only recorded as the exportTime")
     s3 = s3_client if s3_client is not None else account.client("s3")
-    uri = emulate_export(account, table["TableArn"], s3, request.bucket, request.prefix,
+    uri = emulate_export(account, table.arn, s3, request.bucket, request.prefix,
                          export_time=request.export_time, on_items=on_items)
     location = find_export_location(uri.split("/", 3)[3])
     export_id = location.export_id if location else ""
-    return ExportOutcome(folder_uri=uri, export_arn=f"{table['TableArn']}/export/{export_id}", status="COMPLETED",
+    return ExportOutcome(folder_uri=uri, export_arn=f"{table.arn}/export/{export_id}", status="COMPLETED",
                          emulated=True)
 
 

@@ -2,9 +2,10 @@
 
 * :mod:`~ddbmigrate.sink.options` — :class:`SinkOptions` (also from Glue's connection options);
 * :mod:`~ddbmigrate.sink.writer` — :class:`TableWriter`, one task's BatchWriteItem loop;
-* :mod:`~ddbmigrate.sink.retry` — which errors are retried and the backoff;
 * :mod:`~ddbmigrate.sink.stats` — :class:`SinkStats`, counters that reconcile;
 * :mod:`~ddbmigrate.sink.spark` — :func:`write_partitions`, a writer per Spark partition.
+
+Which errors are retried, the backoff and the table's description are :mod:`ddbmigrate.dynamodb`'s.
 
 The Spark part is imported on first use, so the writer works without pyspark installed.
 See ``docs/sink.md`` for the rate formula, retries, dead letters and replay.
@@ -14,27 +15,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from ddbmigrate.dynamodb import RetryPolicy, describe_table
 from ddbmigrate.sink.options import GLUE_SINK_OPTIONS, MAX_BATCH_BYTES, MAX_BATCH_ITEMS, SinkOptions
-from ddbmigrate.sink.retry import ErrorClass, RetryPolicy, classify
 from ddbmigrate.sink.stats import SinkStats
-from ddbmigrate.sink.writer import Rejected, TableInfo, TableWriter, describe_table, sink_client
+from ddbmigrate.sink.writer import Rejected, TableWriter, writer_client
 
 __all__ = [
     "GLUE_SINK_OPTIONS",
     "MAX_BATCH_BYTES",
     "MAX_BATCH_ITEMS",
-    "ErrorClass",
     "Rejected",
-    "RetryPolicy",
     "SinkOptions",
     "SinkStats",
-    "TableInfo",
     "TableWriter",
-    "classify",
-    "describe_table",
     "open_writer",
-    "sink_client",
     "write_partitions",
+    "writer_client",
 ]
 
 
@@ -54,8 +50,9 @@ def open_writer(options: SinkOptions, *, tasks: int = 1, name: str = "writer", c
     from ddbmigrate.capacity import task_budget
     from ddbmigrate.deadletter import DeadLetterWriter
 
-    client = client or sink_client(options.target)
-    info = describe_table(client, options.table, capacity_override=options.capacity_override)
+    client = client or writer_client(options.target)
+    info = describe_table(options.target, options.table, option="--target-table", client=client).with_capacity(
+        write=options.capacity_override)
     dead_letters = None
     if options.dead_letter:
         s3 = options.target.client("s3") if options.dead_letter.startswith("s3://") else None

@@ -31,14 +31,14 @@ from ddbmigrate import errors
 from ddbmigrate.accumulators import MergeParam
 from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots, task_budget
 from ddbmigrate.deadletter import DeadLetterWriter
+from ddbmigrate.dynamodb import RetryPolicy, TableDescription, describe_table
 from ddbmigrate.errors import DdbMigrateError, SinkError
 from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.sink.collector import collector_for_streaming
 from ddbmigrate.sink.options import SinkOptions
 from ddbmigrate.sink.pool import WriterPool, key_hash
-from ddbmigrate.sink.retry import RetryPolicy
 from ddbmigrate.sink.stats import SinkStats
-from ddbmigrate.sink.writer import Prepared, Rejected, TableInfo, TableWriter, describe_table, sink_client
+from ddbmigrate.sink.writer import Prepared, Rejected, TableWriter, writer_client
 
 __all__ = ["TaskPlan", "write_partitions"]
 
@@ -50,7 +50,7 @@ class TaskPlan:
     """What every task needs, computed once on the driver (picklable)."""
 
     options: SinkOptions
-    table: TableInfo
+    table: TableDescription
     rate: float
     run_id: str
 
@@ -66,7 +66,7 @@ class TaskPlan:
                 name = f"{self.run_id}-part-{partition:05d}-attempt-{attempt}" + (f"-writer-{index}" if count > 1 else "")
                 dead_letters = DeadLetterWriter(options.dead_letter, name, s3_client=s3)
             return TableWriter(
-                sink_client(options.target),
+                writer_client(options.target),
                 self.table,
                 bucket=bucket,
                 dead_letters=dead_letters,
@@ -100,7 +100,7 @@ def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = Non
     not reconcile; dead letters do not raise — check ``stats.dead_lettered``.
     """
     sc = rows.context
-    info = describe_table(options.target.client("dynamodb"), options.table, capacity_override=options.capacity_override)
+    info = describe_table(options.target, options.table, option="--target-table").with_capacity(write=options.capacity_override)
     partitions = rows.getNumPartitions()
     tasks = options.parallel_tasks or default_parallel_tasks(partitions, slots or spark_task_slots(sc))
     fitted = _fit(rows, partitions, tasks, info)
@@ -133,7 +133,7 @@ def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = Non
     return stats
 
 
-def _fit(rows: Any, partitions: int, tasks: int, info: TableInfo) -> Any:
+def _fit(rows: Any, partitions: int, tasks: int, info: TableDescription) -> Any:
     if partitions == 0 or partitions == tasks:
         return rows
     if partitions > tasks:

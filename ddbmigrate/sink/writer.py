@@ -26,7 +26,7 @@ What it does with each ``put``/``delete``, in order:
    The job fails; re-running it is the recovery (writes are idempotent), replaying the
    ``unwritten`` letters alone is not enough because the rest of the input was never read.
 
-Why botocore's own retries are off for this client (:func:`sink_client`): botocore would retry
+Why botocore's own retries are off for the writer's client (:func:`writer_client`): botocore would retry
 throttles and 5xx invisibly, before our token bucket and counters see them — doubling the
 backoff, hiding throttles from the stats, and re-sending without giving units back. With retries
 at one attempt, this module is the only place a request is repeated, and its counters are the
@@ -47,17 +47,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ddbmigrate.accounts import Account, client_config
-from ddbmigrate.capacity import table_write_capacity
+from ddbmigrate.accounts import Account
 from ddbmigrate.deadletter import DeadLetterWriter
-from ddbmigrate.errors import ConfigError, InvalidItemError, InvalidKeyError, SinkError
+from ddbmigrate.dynamodb import (
+    ErrorClass,
+    RetryPolicy,
+    TableDescription,
+    classify,
+    dynamodb_client,
+    error_code,
+)
+from ddbmigrate.errors import InvalidItemError, InvalidKeyError, SinkError
 from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.sink.encode import BODY_PARAM, batch_write_body, use_prebuilt_bodies
-from ddbmigrate.sink.retry import ErrorClass, RetryPolicy, classify, error_code
 from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.values import (
     Item,
-    key_attribute_types,
     key_of,
     validate_attribute_value,
     validate_item_size,
@@ -65,58 +70,17 @@ from ddbmigrate.values import (
     write_capacity_units,
 )
 
-__all__ = ["Rejected", "TableInfo", "TableWriter", "describe_table", "sink_client"]
+__all__ = ["Prepared", "Rejected", "TableWriter", "writer_client"]
 
 log = logging.getLogger(__name__)
 
-_NO_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
 
-
-def sink_client(account: Account, *, max_pool_connections: int = 4) -> Any:
-    """A DynamoDB client for the sink: botocore's retries off (see the module docstring), and its
-    parameter validation too — every item is validated before it joins a batch (key, types, size),
-    and botocore's second walk over each item was about a third of the sink's CPU."""
-    return account.client("dynamodb", config=client_config(
-        max_pool_connections=max_pool_connections, retries=dict(_NO_RETRIES), parameter_validation=False))
-
-
-@dataclass(frozen=True)
-class TableInfo:
-    """What the writer needs to know about the target table (picklable, from DescribeTable)."""
-
-    table: str
-    key_schema: tuple[Mapping[str, str], ...]
-    attribute_types: Mapping[str, str]
-    write_capacity: int
-
-    @classmethod
-    def from_description(cls, table: str, description: Mapping[str, Any], *, capacity_override: int | None = None) -> TableInfo:
-        desc = description.get("Table", description)
-        schema = tuple({"AttributeName": e["AttributeName"], "KeyType": e["KeyType"]} for e in desc["KeySchema"])
-        types = key_attribute_types(desc.get("AttributeDefinitions", []))
-        keys = {e["AttributeName"] for e in schema}
-        return cls(
-            table=table,
-            key_schema=schema,
-            attribute_types={k: v for k, v in types.items() if k in keys},
-            write_capacity=table_write_capacity(description, capacity_override),
-        )
-
-    @property
-    def key_names(self) -> tuple[str, ...]:
-        return tuple(e["AttributeName"] for e in self.key_schema)
-
-
-def describe_table(client: Any, table: str, *, capacity_override: int | None = None) -> TableInfo:
-    """DescribeTable → :class:`TableInfo`; a missing table is a :class:`ConfigError` naming it."""
-    try:
-        description = client.describe_table(TableName=table)
-    except ClientError as exc:
-        code = error_code(exc)
-        if code == "ResourceNotFoundException":
-            raise ConfigError(f"target table {table!r} does not exist in the target account/region; create it first") from None
-        raise SinkError(f"cannot describe target table {table!r}: {code}") from exc
-    return TableInfo.from_description(table, description, capacity_override=capacity_override)
+def writer_client(account: Account, *, max_pool_connections: int = 4) -> Any:
+    """The writer's client: botocore's retries off (see the module docstring) and its parameter
+    validation too — every item is validated before it joins a batch, and botocore's second walk
+    over each item was about a third of the sink's CPU."""
+    return dynamodb_client(account, botocore_retries=False, parameter_validation=False,
+                           max_pool_connections=max_pool_connections)
 
 
 @dataclass(eq=False)
@@ -201,7 +165,7 @@ class TableWriter:
     def __init__(
         self,
         client: Any,
-        table: TableInfo,
+        table: TableDescription,
         *,
         rate: float | None = None,
         bucket: TokenBucket | None = None,
@@ -233,7 +197,7 @@ class TableWriter:
     # ------------------------------------------------------------------ public API
 
     @property
-    def table(self) -> TableInfo:
+    def table(self) -> TableDescription:
         return self._info
 
     def put(self, item: Item, *, origin: str = "", size: int | None = None, document: Mapping[str, Any] | None = None) -> None:
@@ -285,7 +249,7 @@ class TableWriter:
                 self.stats.waited_seconds = self._bucket.waited_seconds
             if self._dead_letters is not None:
                 self._dead_letters.close()
-        log.info("%s: %s", self._info.table, self.stats.summary())
+        log.info("%s: %s", self._info.name, self.stats.summary())
 
     def __enter__(self) -> TableWriter:
         return self
@@ -376,7 +340,7 @@ class TableWriter:
                 else:
                     self.stats.connection_errors += 1
                 stalled += 1
-                log.debug("%s: %s on a batch of %d; retry %d", self._info.table, code, len(queue), stalled)
+                log.debug("%s: %s on a batch of %d; retry %d", self._info.name, code, len(queue), stalled)
                 if self._policy.exhausted(stalled):
                     raise _GiveUp(f"retries exhausted ({self._policy.max_retries} without progress; last error {code})") from exc
                 self._backoff(attempt)
@@ -394,9 +358,9 @@ class TableWriter:
             attempt += 1
 
     def _call(self, queue: list[_Request]) -> dict[str, Any]:
-        call: dict[str, Any] = {"RequestItems": {self._info.table: [r.wire() for r in queue]}, "ReturnConsumedCapacity": "INDEXES"}
+        call: dict[str, Any] = {"RequestItems": {self._info.name: [r.wire() for r in queue]}, "ReturnConsumedCapacity": "INDEXES"}
         if self._prebuilt:
-            call[BODY_PARAM] = batch_write_body(self._info.table, [(r.kind, r.body, r.document) for r in queue], "INDEXES")
+            call[BODY_PARAM] = batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], "INDEXES")
         return call
 
     def _absorb(self, queue: list[_Request], estimate: float, response: Mapping[str, Any]) -> tuple[list[_Request], bool]:
@@ -426,7 +390,7 @@ class TableWriter:
             body = (entry.get("PutRequest") or {}).get("Item") or (entry.get("DeleteRequest") or {}).get("Key")
             request = by_key.get(key_of(body, self._info.key_schema)) if isinstance(body, Mapping) else None
             if request is None:
-                raise SinkError(f"{self._info.table}: DynamoDB returned an unprocessed request this writer did not send")
+                raise SinkError(f"{self._info.name}: DynamoDB returned an unprocessed request this writer did not send")
             left.append(request)
         return left
 
@@ -470,12 +434,12 @@ class TableWriter:
         if self._dead_letters is None:
             self._failed = shown
             raise SinkError(
-                f"{self._info.table}: {origin or 'an item'} cannot be written: {shown}. "
+                f"{self._info.name}: {origin or 'an item'} cannot be written: {shown}. "
                 "Set a dead-letter location to collect such items instead of failing."
             )
         self._dead_letters.write(reason, origin=origin, key=key, item=item, operation=kind)
         self.stats.dead_lettered += 1
-        log.warning("%s: dead-lettered %s: %s", self._info.table, origin or "an item", shown)
+        log.warning("%s: dead-lettered %s: %s", self._info.name, origin or "an item", shown)
 
     def _fail(self, requests: list[_Request], reason: str) -> None:
         unwritten = [r for r in requests if not r.done]
@@ -491,19 +455,19 @@ class TableWriter:
             where = f"dead-lettered to {self._dead_letters.uri} as 'unwritten'"
         self._failed = reason
         raise SinkError(
-            f"{self._info.table}: gave up — {reason}; {len(unwritten)} request(s) in hand {where}. "
+            f"{self._info.name}: gave up — {reason}; {len(unwritten)} request(s) in hand {where}. "
             f"Written so far: {self.stats.written} of {self.stats.received}. Nothing was skipped silently: "
             "fix the cause and re-run (writes are idempotent)."
         )
 
     def _check_usable(self) -> None:
         if self._failed is not None:
-            raise SinkError(f"{self._info.table}: this writer already failed ({self._failed}); start a new one")
+            raise SinkError(f"{self._info.name}: this writer already failed ({self._failed}); start a new one")
         if self._closed:
-            raise SinkError(f"{self._info.table}: this writer is closed")
+            raise SinkError(f"{self._info.name}: this writer is closed")
 
 
-def _key_attrs(request: _Request, info: TableInfo) -> dict[str, Any]:
+def _key_attrs(request: _Request, info: TableDescription) -> dict[str, Any]:
     return {n: request.body[n] for n in info.key_names if n in request.body}
 
 
