@@ -12,6 +12,9 @@
   :class:`~ddbmigrate.local.faults.FaultProxy` in front of the *target* DynamoDB Local (keyword
   arguments go to ``FaultProxy``); point an ``Account(endpoint_url=proxy.endpoint)`` at it. Every
   proxy a test started is stopped when the test ends.
+* ``s3_recorder`` — :class:`RecordedS3`: a :class:`~ddbmigrate.local.recorder.RequestRecorder` in
+  front of the local S3 and ``account``, the target account reaching S3 through it (a profile of
+  the stack's config file, so Spark's workers see it too); both gone when the test ends.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +119,25 @@ def proxy_factory(local_stack: Any) -> Iterator[Callable[..., Any]]:
     yield make
     for proxy in started:
         proxy.stop()
+
+
+@dataclass(frozen=True)
+class RecordedS3:
+    recorder: Any
+    """The :class:`~ddbmigrate.local.recorder.RequestRecorder` every S3 request of ``account`` passes."""
+    account: Any
+    """The target account (same keys and region) with its S3 endpoint at the recorder."""
+
+
+@pytest.fixture
+def s3_recorder(local_stack: Any, unique_name: Callable[[str], str]) -> Iterator[RecordedS3]:
+    from ddbmigrate.accounts import Account
+    from ddbmigrate.local.recorder import RequestRecorder
+    from ddbmigrate.local.stack import extra_profile
+
+    with RequestRecorder(local_stack.s3) as recorder, \
+            extra_profile(local_stack, unique_name("recorded"), like="target", endpoints={"s3": recorder.endpoint}) as name:
+        yield RecordedS3(recorder, Account(profile=name, label="target (S3 recorded)"))
 
 
 @pytest.fixture(scope="session")

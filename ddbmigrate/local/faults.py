@@ -49,17 +49,16 @@ import json
 import math
 import random
 import socket
-import threading
 import time
-import urllib.parse
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from ddbmigrate.errors import ConfigError, LocalStackError
+from ddbmigrate.errors import ConfigError
+from ddbmigrate.local.loopback import LoopbackProxy
 from ddbmigrate.values import item_size, write_capacity_units
 
 __all__ = ["WRITE_OPERATIONS", "FaultProxy", "FaultStats"]
@@ -95,8 +94,10 @@ class FaultStats:
         return asdict(self)
 
 
-class FaultProxy:
+class FaultProxy(LoopbackProxy):
     """A threaded HTTP proxy to ``upstream_url`` that injects DynamoDB faults (module docstring)."""
+
+    thread_name = "ddb-fault-proxy"
 
     def __init__(
         self,
@@ -123,10 +124,7 @@ class FaultProxy:
             raise ConfigError(f"drop_mode: expected one of {', '.join(_DROP_MODES)}, got {drop_mode!r}")
         if provisioned_wcu is not None and not (isinstance(provisioned_wcu, (int, float)) and provisioned_wcu > 0):
             raise ConfigError(f"provisioned_wcu: expected a positive number of WCU per second, got {provisioned_wcu!r}")
-        parsed = urllib.parse.urlsplit(upstream_url)
-        if parsed.scheme != "http" or not parsed.hostname or not parsed.port:
-            raise ConfigError(f"upstream_url: expected http://HOST:PORT (DynamoDB Local), got {upstream_url!r}")
-        self.upstream = (parsed.hostname, parsed.port)
+        super().__init__(upstream_url, what="DynamoDB Local")
         self.throttle_rate = float(throttle_rate)
         self.unprocessed_rate = float(unprocessed_rate)
         self.error_5xx_rate = float(error_5xx_rate)
@@ -135,69 +133,19 @@ class FaultProxy:
         self.provisioned_wcu = None if provisioned_wcu is None else float(provisioned_wcu)
         self.operations = frozenset(operations)
         self._clock = clock
-        self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._stats = FaultStats()
         self._consumed: dict[int, float] = {}
         self._started_at = clock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
         self._flip = False
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ lifecycle (LoopbackProxy)
 
-    @property
-    def endpoint(self) -> str:
-        if self._server is None:
-            raise LocalStackError("the fault proxy is not started; call start() or use it as a context manager")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self)
 
-    def start(self) -> FaultProxy:
-        if self._server is not None:
-            return self
-        proxy = self
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def process_request(self, request: Any, client_address: Any) -> None:
-                with proxy._lock:
-                    proxy._connections.add(request)
-                super().process_request(request, client_address)
-
-            def shutdown_request(self, request: Any) -> None:
-                with proxy._lock:
-                    proxy._connections.discard(request)
-                super().shutdown_request(request)
-
-        self._server = Server(("127.0.0.1", 0), _handler_class(self))
+    def _on_start(self) -> None:
         self._started_at = self._clock()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ddb-fault-proxy", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        with self._lock:
-            open_connections = list(self._connections)
-            self._connections.clear()
-        for conn in open_connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ observations
 

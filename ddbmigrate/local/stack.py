@@ -29,14 +29,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ddbmigrate.errors import LocalStackError
 from ddbmigrate.local.dynamodb_local import check_java, dynamodb_local_command, ensure_dynamodb_local
 
-__all__ = ["DEFAULT_STATE_DIR", "PROFILES", "Stack", "StackService", "patched_environ", "stack_down", "stack_status", "stack_up"]
+__all__ = ["DEFAULT_STATE_DIR", "PROFILES", "Stack", "StackService", "extra_profile", "patched_environ", "stack_down",
+           "stack_status", "stack_up"]
 
 DEFAULT_STATE_DIR = Path(".stack")
 
@@ -164,35 +165,58 @@ def stack_up(state_dir: Path = DEFAULT_STATE_DIR) -> Stack:
     return stack
 
 
-def write_aws_config(stack: Stack) -> None:
-    """Write ``aws_config`` (profiles ``source``/``target``) and ``env`` for this stack."""
+def write_aws_config(stack: Stack, extra: Mapping[str, tuple[str, Mapping[str, str]]] | None = None) -> None:
+    """Write ``aws_config`` (profiles ``source``/``target``, and ``extra``) and ``env`` for this stack.
+
+    ``extra`` maps a profile name to ``(account it acts as, endpoint overrides by service)``.
+    """
     lines: list[str] = []
-    for account, region in PROFILES.items():
-        key, secret = _CREDENTIALS[account]
-        ddb = stack.endpoint(f"{account}-dynamodb")
-        lines += [
-            f"[profile {account}]",
-            f"region = {region}",
-            f"aws_access_key_id = {key}",
-            f"aws_secret_access_key = {secret}",
-            f"services = {account}-local",
-            "s3 =",
-            "    addressing_style = path",
-            "",
-            f"[services {account}-local]",
-            "dynamodb =",
-            f"    endpoint_url = {ddb}",
-            "dynamodb_streams =",
-            f"    endpoint_url = {ddb}",
-        ]
-        for service in ("s3", "sts", "glue", "iam"):
-            lines += [f"{service} =", f"    endpoint_url = {stack.s3}"]
-        lines.append("")
+    for account in PROFILES:
+        lines += _profile_lines(stack, account, account, {})
+    for name, (account, endpoints) in (extra or {}).items():
+        lines += _profile_lines(stack, name, account, endpoints)
     stack.aws_config.write_text("\n".join(lines))
     stack.env_file.write_text(
         f"export AWS_CONFIG_FILE={stack.aws_config.resolve()}\n"
         f"export AWS_SHARED_CREDENTIALS_FILE={os.devnull}\n"
     )
+
+
+def _profile_lines(stack: Stack, name: str, account: str, endpoints: Mapping[str, str]) -> list[str]:
+    key, secret = _CREDENTIALS[account]
+    ddb = stack.endpoint(f"{account}-dynamodb")
+    urls = {"dynamodb": ddb, "dynamodb_streams": ddb, **{s: stack.s3 for s in ("s3", "sts", "glue", "iam")}, **endpoints}
+    lines = [
+        f"[profile {name}]",
+        f"region = {PROFILES[account]}",
+        f"aws_access_key_id = {key}",
+        f"aws_secret_access_key = {secret}",
+        f"services = {name}-local",
+        "s3 =",
+        "    addressing_style = path",
+        "",
+        f"[services {name}-local]",
+    ]
+    for service, url in urls.items():
+        lines += [f"{service} =", f"    endpoint_url = {url}"]
+    return [*lines, ""]
+
+
+@contextlib.contextmanager
+def extra_profile(stack: Stack, name: str, *, like: str, endpoints: Mapping[str, str]) -> Iterator[str]:
+    """A profile ``name`` that is account ``like`` (same keys, region) with some endpoints replaced.
+
+    Written into the stack's config file, which every new boto3 session reads — Spark's Python
+    workers included, whatever environment they started with — and removed again on exit.
+    Tests use it to put a :class:`~ddbmigrate.local.recorder.RequestRecorder` in front of S3.
+    """
+    if like not in PROFILES or name in PROFILES:
+        raise LocalStackError(f"extra profile {name!r}: 'like' must be one of {', '.join(PROFILES)} and the name new")
+    write_aws_config(stack, {name: (like, endpoints)})
+    try:
+        yield name
+    finally:
+        write_aws_config(stack)
 
 
 def _spawn(name: str, command: list[str], port: int, state_dir: Path, cwd: Path | None = None) -> StackService:
