@@ -1,7 +1,8 @@
 """The native point-in-time export: trigger it, emulate it locally, open, read and check it.
 
 * :mod:`~ddbmigrate.export.layout` — names, manifests, checksums, data lines (pure);
-* :mod:`~ddbmigrate.export.reader` — :func:`open_export`, :class:`ExportHandle`, :class:`DataFile`;
+* :mod:`~ddbmigrate.export.reader` — :func:`open_export`, :class:`ExportHandle`, :class:`DataFile`,
+  :func:`read_lines` (one file, given only its manifest entry and a client);
 * :mod:`~ddbmigrate.export.trigger` — ``ExportTableToPointInTime`` with PITR checks and waiting;
 * :mod:`~ddbmigrate.export.emulate` — the same files from a scan, for DynamoDB Local;
 * :mod:`~ddbmigrate.export.ownership` — ``bucket-owner-full-control`` on a cross-account export.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from ddbmigrate.export.emulate import emulate_export
 from ddbmigrate.export.ownership import OwnershipResult, fix_ownership
-from ddbmigrate.export.reader import CheckReport, DataFile, ExportHandle, open_export
+from ddbmigrate.export.reader import CheckReport, DataFile, ExportHandle, open_export, read_lines, verify_data_file
 from ddbmigrate.export.trigger import (
     ExportOutcome,
     ExportRequest,
@@ -35,6 +36,8 @@ __all__ = [
     "export_folder_uri",
     "fix_ownership",
     "open_export",
+    "read_lines",
     "run_export",
+    "verify_data_file",
     "wait_for_export",
 ]

@@ -15,9 +15,11 @@ looked up under the opened folder. The summary's ``s3Bucket``/``s3Prefix`` are i
 **Integrity.** :meth:`ExportHandle.check` downloads every data file, compares its md5 with the
 manifest's ``md5Checksum``, counts and parses its lines, and raises
 :class:`~ddbmigrate.errors.ExportIntegrityError` listing every file at fault (missing, checksum,
-count, corrupt gzip, bad line). ``iter_lines(..., verify=True)`` does the same for one file before
-yielding anything, which is what the import job uses per Spark task. ETags are compared too but a
-difference is only a note: copying a file legitimately changes its ETag, not its md5.
+count, corrupt gzip, bad line). :func:`read_lines` (``verify=True``) does the same for one file
+before yielding anything. It needs only a :class:`DataFile` (picklable, with its md5 and count) and
+an S3 client, so the import opens the export once, on the driver, and ships each Spark task its
+file entries: no task reads a manifest. ETags are compared too but a difference is only a note:
+copying a file legitimately changes its ETag, not its md5.
 
 The S3 client is the bucket owner's (the target account's). A 403 on a data file usually means the
 objects still belong to the account that wrote them: the message says to run
@@ -62,7 +64,7 @@ from ddbmigrate.export.trigger import export_folder_uri
 from ddbmigrate.s3uri import S3Uri, parse_s3_uri
 from ddbmigrate.values import Item
 
-__all__ = ["CheckReport", "DataFile", "ExportHandle", "open_export"]
+__all__ = ["CheckReport", "DataFile", "ExportHandle", "open_export", "read_lines", "verify_data_file"]
 
 _SPOOL_BYTES = 32 * 1024 * 1024
 _CHUNK = 1024 * 1024
@@ -105,7 +107,7 @@ class ExportHandle:
     """An opened export: its summary, its data files, and readers for them.
 
     Use :func:`open_export` to build one. Instances hold an S3 client and are not picklable; Spark
-    tasks open the export themselves from its URI (reading two small manifests).
+    tasks get the :class:`DataFile` entries instead and read them with :func:`read_lines`.
     """
 
     def __init__(self, folder: S3Uri, summary: ManifestSummary, data_files: list[DataFile], s3_client: Any) -> None:
@@ -154,33 +156,12 @@ class ExportHandle:
     # ------------------------------------------------------------------ reading
 
     def iter_lines(self, data_file: DataFile, *, verify: bool = False) -> Iterator[tuple[int, str]]:
-        """``(line number from 1, raw JSON line without its newline)`` for every line of the file.
-
-        Streams and decompresses as it goes. With ``verify=True`` the whole file is first spooled
-        (memory up to 32 MB, then a temporary file), its md5 and line count checked against the
-        manifest, and only then are lines yielded — so a consumer never acts on part of a bad file.
-        Corrupt gzip raises :class:`ExportIntegrityError` naming the file.
-        """
-        if verify:
-            spool = self._download_verified(data_file)
-            with spool:
-                yield from _lines(spool, data_file.uri)
-            return
-        body = self._get(data_file)
-        try:
-            yield from _lines(body, data_file.uri)
-        finally:
-            body.close()
+        """:func:`read_lines` with this export's client."""
+        return read_lines(self._s3, data_file, verify=verify)
 
     def verify_file(self, data_file: DataFile) -> None:
-        """Check one file's md5, line count and gzip integrity against the manifest; parse no line.
-
-        Raises :class:`ExportIntegrityError` naming the file. The import runs this over every file
-        before it writes anything, then streams each file again: a corrupt file anywhere stops the
-        job before its first write, and no file is held in memory or on disk for the whole run.
-        """
-        with self._download_verified(data_file):
-            pass
+        """:func:`verify_data_file` with this export's client."""
+        verify_data_file(self._s3, data_file)
 
     def iter_items(self, data_file: DataFile, *, verify: bool = False) -> Iterator[tuple[int, Item]]:
         """``(line number, wire item)``; a malformed line raises :class:`InvalidItemError` naming
@@ -190,7 +171,7 @@ class ExportHandle:
 
     def read_file(self, data_file: DataFile) -> bytes:
         """The stored (gzip) bytes of a data file."""
-        body = self._get(data_file)
+        body = _get(self._s3, data_file)
         try:
             return body.read()
         finally:
@@ -251,7 +232,7 @@ class ExportHandle:
 
     def _verify_file(self, data_file: DataFile) -> int:
         try:
-            spool = self._download_verified(data_file)
+            spool = _download_verified(self._s3, data_file)
         except ExportIntegrityError as exc:
             raise _Problem(str(exc)) from None
         with spool:
@@ -262,43 +243,7 @@ class ExportHandle:
                 raise _Problem(str(exc)) from None
         return data_file.item_count
 
-    def _download_verified(self, data_file: DataFile) -> IO[bytes]:
-        """Spool the object, check md5 and line count; the returned file is rewound."""
-        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
-        try:
-            digest = hashlib.md5()
-            body = self._get(data_file)
-            try:
-                for chunk in iter(lambda: body.read(_CHUNK), b""):
-                    digest.update(chunk)
-                    spool.write(chunk)
-            finally:
-                body.close()
-            actual = base64.b64encode(digest.digest()).decode("ascii")
-            if actual != data_file.md5_checksum:
-                raise ExportIntegrityError(
-                    f"{data_file.uri}: md5 is {actual}, manifest-files.json says {data_file.md5_checksum} "
-                    "(the file is corrupt, truncated or was replaced)"
-                )
-            spool.seek(0)
-            lines = sum(1 for _ in _lines(spool, data_file.uri))
-            if lines != data_file.item_count:
-                raise ExportIntegrityError(
-                    f"{data_file.uri}: holds {lines} item line(s), manifest-files.json says {data_file.item_count}"
-                )
-            spool.seek(0)
-            return spool
-        except BaseException:
-            spool.close()
-            raise
-
     # ------------------------------------------------------------------ S3
-
-    def _get(self, data_file: DataFile) -> Any:
-        try:
-            return self._s3.get_object(Bucket=data_file.bucket, Key=data_file.key)["Body"]
-        except ClientError as exc:
-            raise _s3_error(exc, data_file.uri, "data file listed in manifest-files.json") from None
 
     def _head(self, data_file: DataFile) -> tuple[int, str]:
         try:
@@ -309,6 +254,77 @@ class ExportHandle:
                 raise _Problem(str(error)) from None
             raise error from None
         return int(head.get("ContentLength", 0)), str(head.get("ETag", ""))
+
+
+# --------------------------------------------------------------------------- one data file
+
+
+def read_lines(s3_client: Any, data_file: DataFile, *, verify: bool = False) -> Iterator[tuple[int, str]]:
+    """``(line number from 1, raw JSON line without its newline)`` for every line of ``data_file``.
+
+    One GET of the object. Streams and decompresses as it goes. With ``verify=True`` the whole file
+    is first spooled (memory up to 32 MB, then a temporary file), its md5 and line count checked
+    against the manifest entry, and only then are lines yielded — so a consumer never acts on part
+    of a bad file. Corrupt gzip raises :class:`ExportIntegrityError` naming the file.
+    """
+    if verify:
+        with _download_verified(s3_client, data_file) as spool:
+            yield from _lines(spool, data_file.uri)
+        return
+    body = _get(s3_client, data_file)
+    try:
+        yield from _lines(body, data_file.uri)
+    finally:
+        body.close()
+
+
+def verify_data_file(s3_client: Any, data_file: DataFile) -> None:
+    """Check one file's md5, line count and gzip integrity against its manifest entry; parse no line.
+
+    One GET. Raises :class:`ExportIntegrityError` naming the file. The import runs this over every
+    file before it writes anything, then streams each file again: a corrupt file anywhere stops the
+    job before its first write, and no file is held in memory or on disk for the whole run.
+    """
+    with _download_verified(s3_client, data_file):
+        pass
+
+
+def _download_verified(s3_client: Any, data_file: DataFile) -> IO[bytes]:
+    """Spool the object, check md5 and line count; the returned file is rewound."""
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115
+    try:
+        digest = hashlib.md5()
+        body = _get(s3_client, data_file)
+        try:
+            for chunk in iter(lambda: body.read(_CHUNK), b""):
+                digest.update(chunk)
+                spool.write(chunk)
+        finally:
+            body.close()
+        actual = base64.b64encode(digest.digest()).decode("ascii")
+        if actual != data_file.md5_checksum:
+            raise ExportIntegrityError(
+                f"{data_file.uri}: md5 is {actual}, manifest-files.json says {data_file.md5_checksum} "
+                "(the file is corrupt, truncated or was replaced)"
+            )
+        spool.seek(0)
+        lines = sum(1 for _ in _lines(spool, data_file.uri))
+        if lines != data_file.item_count:
+            raise ExportIntegrityError(
+                f"{data_file.uri}: holds {lines} item line(s), manifest-files.json says {data_file.item_count}"
+            )
+        spool.seek(0)
+        return spool
+    except BaseException:
+        spool.close()
+        raise
+
+
+def _get(s3_client: Any, data_file: DataFile) -> Any:
+    try:
+        return s3_client.get_object(Bucket=data_file.bucket, Key=data_file.key)["Body"]
+    except ClientError as exc:
+        raise _s3_error(exc, data_file.uri, "data file listed in manifest-files.json") from None
 
 
 def _lines(raw: IO[bytes], uri: str) -> Iterator[tuple[int, str]]:
@@ -327,6 +343,8 @@ def _lines(raw: IO[bytes], uri: str) -> Iterator[tuple[int, str]]:
 def _s3_error(exc: ClientError, uri: str, what: str) -> DdbMigrateError:
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code == "NoSuchBucket":  # a 404 too: tested first, or a missing bucket reads as a missing file
+        return ExportError(f"{uri}: the bucket does not exist (check the bucket name)")
     if code in ("NoSuchKey", "404", "NotFound") or status == 404:
         return ExportIntegrityError(f"{uri}: {what} is missing")
     if code in ("AccessDenied", "403", "Forbidden") or status == 403:
@@ -335,8 +353,6 @@ def _s3_error(exc: ClientError, uri: str, what: str) -> DdbMigrateError:
             "belong to that account: run 'ddbmigrate export fix-ownership URI --profile <writer>' or set the "
             "bucket's Object Ownership to 'Bucket owner enforced' (see docs/export.md)"
         )
-    if code == "NoSuchBucket":
-        return ExportError(f"{uri}: the bucket does not exist")
     return ExportError(f"{uri}: cannot read the {what} ({code or status})")
 
 
