@@ -88,6 +88,15 @@ class Account:
             base = boto3.Session(profile_name=self.profile, region_name=self.region)
         except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
             raise ConfigError(
+    def without_role(self, *, label: str) -> Account:
+        """The same profile and region with no role assumed: the job's own identity in that account.
+
+        On Glue that is the job's role (the default credentials). Whatever the job itself stores — dead
+        letters, reads of its own bucket — goes through it, never through a role the job assumed only
+        to reach another account's table (``policies target-role`` grants that role DynamoDB alone).
+        """
+        return replace(self, role_arn=None, external_id=None, label=label)
+
                 f"{self.label}: cannot use AWS profile {self.profile!r} ({exc}). "
                 f"Check AWS_CONFIG_FILE={os.environ.get('AWS_CONFIG_FILE', '~/.aws/config')}"
             ) from None

@@ -1,7 +1,8 @@
 """Dead letters: what could never be written, with its reason, in files a user can fix and replay.
 
 One JSON-lines file per writer (per Spark task attempt), in a local folder or under an
-``s3://bucket/prefix/`` in the target account. Each line is one item::
+``s3://bucket/prefix/``, stored with the job's own account (on Glue its role, never a role it
+assumed for the target table: :meth:`ddbmigrate.sink.SinkOptions.dead_letter_writer`). Each line is one item::
 
     {"reason": "partition key attribute 'pk' is missing",
      "origin": "s3://exports/AWSDynamoDB/0170…/data/abc.json.gz line 17",
@@ -155,7 +156,7 @@ class DeadLetterWriter:
     """Writes one dead-letter file ``<location>/<name>.jsonl``; use as a context manager.
 
     ``location`` is a local folder (created when needed) or ``s3://bucket/prefix/``; ``s3_client``
-    (the *target* account's) is required for S3. ``count`` is the number of dead letters written.
+    (the job's own account's) is required for S3. ``count`` is the number of dead letters written.
     """
 
     def __init__(
@@ -176,7 +177,7 @@ class DeadLetterWriter:
         filename = name if name.endswith(DEAD_LETTER_SUFFIX) else name + DEAD_LETTER_SUFFIX
         if location.startswith("s3://"):
             if s3_client is None:
-                raise ConfigError(f"dead-letter location {location}: an S3 client (target account) is needed")
+                raise ConfigError(f"dead-letter location {location}: an S3 client (the job's own account) is needed")
             self._s3: S3Uri | None = parse_s3_uri(location, what="dead-letter location").join(filename)
             self._path: Path | None = None
             self._buffer_bytes = max(buffer_bytes, _MIN_PART_BYTES)
@@ -246,7 +247,8 @@ class DeadLetterWriter:
             self._abort()
             raise SinkError(
                 f"cannot store {self.count} dead letter(s) at {self.uri}: {type(exc).__name__}: {exc}. "
-                "Check the location and the target account's permissions on it."
+                "Check the location and that the job's own account may write it (s3:PutObject; "
+                "'ddbmigrate policies glue-role --dead-letter …')."
             ) from exc
         self._buffer.clear()
         self._buffered = 0

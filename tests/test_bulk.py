@@ -400,3 +400,80 @@ def test_an_edited_mapping_without_casts_writes_the_same_items_item_by_item_as_t
     assert mapped["city"] == source_item["address"]["M"]["city"] and "city" not in mapped["address"]["M"]
     assert item_digest({"blob": mapped["blob"], "history": mapped["history"]}) == \
         item_digest({"blob": source_item["blob"], "history": source_item["history"]})
+
+
+# --------------------------------------------------------------------------- what the job asks of S3, and as whom
+
+
+@pytest.mark.parametrize(("apply_mapping", "dead_letter", "passes"), [
+    ("auto", True, 2),    # verify every file, then read, map and write
+    ("auto", False, 3),   # verify, look for refusals, then write
+    ("always", True, 1),  # the Spark route reads each file once (cached) and checks it as it reads
+])
+def test_the_manifests_are_read_once_per_run_and_each_data_file_once_per_pass(
+        apply_mapping, dead_letter, passes, spark, s3_recorder, source, source_ddb, target_ddb, s3, bucket, unique_name,
+        tmp_path: Path) -> None:
+    """Counted on the wire: the job's S3 requests pass a recording proxy in front of the local S3."""
+    # GIVEN an export of several data files, read by the job through the recording proxy
+    table = unique_name("src")
+    _, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 40, tmp_path / "m.json")
+    create_sample_table(target_ddb, table)
+    export = open_export(uri, s3)
+    assert len(export.data_files) > 1
+    recorder = s3_recorder.recorder
+    # WHEN the job runs
+    result = run_export_import(spark, ExportImportOptions(
+        export_uri=uri, mapping=str(tmp_path / "m.json"), target_table=table, target=Account(profile="target"),
+        bucket_account=s3_recorder.account, dead_letter=str(tmp_path / "dl") if dead_letter else None,
+        apply_mapping=apply_mapping,
+    ))
+    assert (result.read, result.written) == (40, 40)
+    # THEN each manifest and checksum was fetched once (by the driver), and each data file once per pass
+    folder = f"/{bucket}/{export.folder_key}"
+    for name in ("manifest-summary.json", "manifest-summary.checksum", "manifest-files.json", "manifest-files.checksum"):
+        assert recorder.count("GET", folder + name) == 1, name
+    for data_file in export.data_files:
+        assert recorder.count("GET", f"/{bucket}/{data_file.key}") == passes, data_file.key
+    assert recorder.overflow == 0
+
+
+TRUST_ANYONE_IN_THE_ACCOUNT = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"}]})
+
+
+def test_dead_letters_of_every_stage_are_stored_with_the_jobs_own_account_never_the_target_role(
+        spark, s3_recorder, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    """The recorder reads the access key id that signed each S3 request (moto does not enforce IAM, so a
+    refusal cannot show it): the target role's keys come from moto's STS and differ from the profile's."""
+    # GIVEN a target written through an assumed role, an export line that is not JSON (a read-stage
+    # dead letter) and a target whose sort key is a string (every other item a dead letter of the sink)
+    table = unique_name("src")
+    _, uri = _seed_export_and_map(source, source_ddb, s3, bucket, table, 12, tmp_path / "m.json")
+    _tamper(s3, uri, lambda _raw, lines: _gzip_lines(["not json", *lines[1:]]))
+    target_ddb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+    )
+    job = s3_recorder.account
+    role = Account(profile="target").client("iam").create_role(
+        RoleName=unique_name("writer")[:60], AssumeRolePolicyDocument=TRUST_ANYONE_IN_THE_ACCOUNT)["Role"]["Arn"]
+    target = job.with_(role_arn=role, label="target")
+    role_key = target.session().get_credentials().access_key
+    job_key = job.session().get_credentials().access_key
+    assert role_key != job_key
+    # WHEN the import runs (the Spark route: the read stage sets the bad line aside itself)
+    result = run_export_import(spark, ExportImportOptions(
+        export_uri=uri, mapping=str(tmp_path / "m.json"), target_table=table, target=target, bucket_account=job,
+        dead_letter=f"s3://{bucket}/dead-letters/", apply_mapping="always",
+    ))
+    # THEN every item is dead-lettered, by both stages, and every dead-letter object was stored with the job's keys
+    assert (result.read, result.written, result.dead_lettered) == (12, 0, 12)
+    stored = {r: n for r, n in s3_recorder.recorder.requests().items()
+              if r.path.startswith(f"/{bucket}/dead-letters/") and r.method in ("PUT", "POST")}
+    names = {r.path.rsplit("/", 1)[-1] for r in stored}
+    assert "read-stage.jsonl" in names and len(names) >= 2
+    assert {r.access_key for r in stored} == {job_key}
+    letters = [json.loads(line) for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dead-letters/")["Contents"]
+               for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines()]
+    assert len(letters) == 12

@@ -48,15 +48,13 @@ def open_writer(options: SinkOptions, *, tasks: int = 1, name: str = "writer", c
     the dead-letter file ``<name>.jsonl`` when ``options.dead_letter`` is set.
     """
     from ddbmigrate.capacity import task_budget
-    from ddbmigrate.deadletter import DeadLetterWriter
 
     client = client or writer_client(options.target)
     info = describe_table(options.target, options.table, option="--target-table", client=client).with_capacity(
         write=options.capacity_override)
     dead_letters = None
     if options.dead_letter:
-        s3 = options.target.client("s3") if options.dead_letter.startswith("s3://") else None
-        dead_letters = DeadLetterWriter(options.dead_letter, name, s3_client=s3)
+        dead_letters = options.dead_letter_writer(name)  # the job's own account, never the target's role
     return TableWriter(
         client,
         info,

@@ -26,12 +26,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.s3uri import parse_s3_uri
+
+if TYPE_CHECKING:
+    from ddbmigrate.deadletter import DeadLetterWriter
 
 __all__ = [
     "DEFAULT_REQUESTS_IN_FLIGHT",
@@ -93,8 +96,11 @@ class SinkOptions:
     * ``max_retries`` — attempts *without progress* before giving up (Glue's
       ``dynamodb.output.retry``); a partly accepted batch is progress and resets the count.
     * ``base_backoff`` / ``max_backoff`` — seconds; retry *n* waits random(0, min(max, base × 2ⁿ)).
-    * ``dead_letter`` — local folder or ``s3://bucket/prefix/`` (target account) for items that can
-      never be written. ``None``: such an item fails the write with :class:`SinkError` instead.
+    * ``dead_letter`` — local folder or ``s3://bucket/prefix/`` for items that can never be written.
+      ``None``: such an item fails the write with :class:`SinkError` instead.
+    * ``dead_letter_account`` — who writes S3 dead letters: the job's own account. Default: ``target``
+      without its role (:meth:`~ddbmigrate.accounts.Account.without_role`) — the role a job assumes
+      to write another account's table may do nothing else.
     * ``max_batch_items`` / ``max_batch_bytes`` — at most DynamoDB's 25 requests / 16 MB per call.
     * ``requests_in_flight`` — writers per task, each with one request in flight (items routed by
       key, so one key's writes stay in order; they share the task's budget). See
@@ -113,6 +119,7 @@ class SinkOptions:
     max_batch_items: int = MAX_BATCH_ITEMS
     max_batch_bytes: int = MAX_BATCH_BYTES
     requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
+    dead_letter_account: Account | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.table, str) or not self.table:
@@ -120,6 +127,8 @@ class SinkOptions:
         _, region = split_table_arn(self.table)
         if region and not self.target.region:
             object.__setattr__(self, "target", replace(self.target, region=region))
+        if self.dead_letter_account is None:
+            object.__setattr__(self, "dead_letter_account", self.target.without_role(label="dead-letter account"))
         object.__setattr__(self, "write_percent", validate_percent(self.write_percent))
         _positive_int(self.capacity_override, "capacity override (absolute WCU)", allow_none=True)
         _positive_int(self.parallel_tasks, "dynamodb.output.numParallelTasks", allow_none=True)
@@ -143,6 +152,20 @@ class SinkOptions:
                 raise ConfigError("dead-letter location: expected a local folder or s3://bucket/prefix/")
             if self.dead_letter.startswith("s3://"):
                 parse_s3_uri(self.dead_letter, what="dead-letter location")
+
+    def dead_letter_writer(self, name: str) -> DeadLetterWriter:
+        """The dead-letter file ``<dead_letter>/<name>.jsonl``, written with ``dead_letter_account``.
+
+        Every stage that sets items aside (the sink's writers, the import's read stage) opens its
+        file here, so they all store with the same identity.
+        """
+        from ddbmigrate.deadletter import DeadLetterWriter
+
+        if self.dead_letter is None:
+            raise ConfigError("no dead-letter location is set (--dead_letter)")
+        account = self.dead_letter_account or self.target
+        s3 = account.client("s3") if self.dead_letter.startswith("s3://") else None
+        return DeadLetterWriter(self.dead_letter, name, s3_client=s3)
 
     @property
     def table_name(self) -> str:

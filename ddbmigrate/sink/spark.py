@@ -30,7 +30,6 @@ from typing import Any
 from ddbmigrate import errors
 from ddbmigrate.accumulators import MergeParam
 from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots, task_budget
-from ddbmigrate.deadletter import DeadLetterWriter
 from ddbmigrate.dynamodb import RetryPolicy, TableDescription, describe_table
 from ddbmigrate.errors import DdbMigrateError, SinkError
 from ddbmigrate.ratelimit import TokenBucket
@@ -61,10 +60,9 @@ class TaskPlan:
 
         def make_writer(index: int, bucket: TokenBucket | None) -> TableWriter:
             dead_letters = None
-            if options.dead_letter:
-                s3 = options.target.client("s3") if options.dead_letter.startswith("s3://") else None
+            if options.dead_letter:  # stored with the job's own account, never the target's role
                 name = f"{self.run_id}-part-{partition:05d}-attempt-{attempt}" + (f"-writer-{index}" if count > 1 else "")
-                dead_letters = DeadLetterWriter(options.dead_letter, name, s3_client=s3)
+                dead_letters = options.dead_letter_writer(name)
             return TableWriter(
                 writer_client(options.target),
                 self.table,
