@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from ddbmigrate.export.emulate import emulate_export
 from ddbmigrate.export.ownership import OwnershipResult, fix_ownership
-from ddbmigrate.export.reader import CheckReport, DataFile, ExportHandle, open_export, read_lines, verify_data_file
+from ddbmigrate.export.reader import (
+    CheckReport,
+    DataFile,
+    ExportHandle,
+    open_export,
+    read_lines,
+    verify_data_file,
+)
 from ddbmigrate.export.trigger import (
     ExportOutcome,
     ExportRequest,
