@@ -154,7 +154,7 @@ def test_cli_with_explicit_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 2 and "--wcu: not given" in err
     code, _, err = run(capsys, "estimate", "--items", "10", "--avg-item-bytes", "10", "--wcu", "10",
                        "--write-percent", "2.0")
-    assert code == 2 and "write percent: 2.0 is outside" in err
+    assert code == 2 and "--write-percent: 2.0 is outside" in err
 
 
 @pytest.fixture(scope="module")

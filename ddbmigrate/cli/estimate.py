@@ -22,7 +22,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.capacity import DEFAULT_READ_PERCENT, DEFAULT_WRITE_PERCENT, SLOTS_PER_EXECUTOR
+from ddbmigrate.capacity import SLOTS_PER_EXECUTOR
+from ddbmigrate.cli.options import argument_option
 from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.estimate import (
@@ -35,6 +36,7 @@ from ddbmigrate.estimate import (
     format_duration,
     stats_from_table,
 )
+from ddbmigrate.jobargs import TABLE_COPY
 
 __all__ = ["command", "describe_table_stats", "render_estimate"]
 
@@ -90,8 +92,8 @@ def _pick(given: Any, found: Any, option: str, hint: str) -> Any:
 @click.option("--table-bytes", type=click.IntRange(min=0), help="Table size in bytes (default: items × average).")
 @click.option("--wcu", type=click.IntRange(min=1), help="Target write capacity (on-demand: the cap, else 40000).")
 @click.option("--rcu", type=click.IntRange(min=1), help="Source read capacity (table copy read time).")
-@click.option("--write-percent", type=float, default=DEFAULT_WRITE_PERCENT, show_default=True)
-@click.option("--read-percent", type=float, default=DEFAULT_READ_PERCENT, show_default=True)
+@argument_option(TABLE_COPY.by_name["write_percent"])
+@argument_option(TABLE_COPY.by_name["read_percent"])
 @click.option("--worker-type", type=click.Choice(list(SLOTS_PER_EXECUTOR)), default="G.1X", show_default=True)
 @click.option("--workers", type=click.IntRange(min=2), default=10, show_default=True)
 @click.option("--path", type=click.Choice(list(PATHS)), help="Estimate this path (default: the recommended one).")
@@ -100,10 +102,12 @@ def _pick(given: Any, found: Any, option: str, hint: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON on stdout.")
 def command(table: str | None, profile: str | None, region: str | None, target_table: str | None,
             target_profile: str | None, target_region: str | None, items: int | None, avg_item_bytes: int | None,
-            table_bytes: int | None, wcu: int | None, rcu: int | None, write_percent: float, read_percent: float,
+            table_bytes: int | None, wcu: int | None, rcu: int | None, write_percent: str | None, read_percent: str | None,
             worker_type: str, workers: int, path: str | None, price_per_dpu_hour: float, as_json: bool) -> None:
     """Estimate a run's time, DPU-hours and Glue cost, and say which path fits the table."""
     console = Console(stderr=True, soft_wrap=True)
+    write_percent = TABLE_COPY.by_name["write_percent"].parse(write_percent, option="--write-percent")
+    read_percent = TABLE_COPY.by_name["read_percent"].parse(read_percent, option="--read-percent")
     source = describe_table_stats(Account(profile=profile, region=region, label="source"), table) if table else None
     target = None
     if target_table:
