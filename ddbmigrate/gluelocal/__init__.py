@@ -1,6 +1,6 @@
 """A local stand-in for the part of AWS Glue's ``awsglue`` library that our jobs and typical Glue
 Studio scripts use, so that one script runs on AWS Glue, in the Glue Docker image and on plain
-PySpark (DESIGN.md principle 4). Real ``awsglue`` wins whenever it is importable and working.
+PySpark (docs/architecture.md, "The local runtime"). Real ``awsglue`` wins whenever it is importable and working.
 
 A job script starts with::
 
