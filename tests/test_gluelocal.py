@@ -28,7 +28,6 @@ from ddbmigrate.gluelocal import (
 )
 from ddbmigrate.gluelocal.context import GlueContext
 from ddbmigrate.gluelocal.dynamicframe import DynamicFrame
-from ddbmigrate.gluelocal.dynamodb import row_to_item
 from ddbmigrate.gluelocal.gluetypes import DecimalType, IntegerType, StringType, StructType
 from ddbmigrate.gluelocal.job import Job
 from ddbmigrate.gluelocal.staging import glob_to_regex, is_hidden
@@ -43,6 +42,7 @@ from ddbmigrate.gluelocal.transforms import (
     Union,
 )
 from ddbmigrate.gluelocal.utils import GlueArgumentError, getResolvedOptions
+from ddbmigrate.mapping import row_to_item
 
 DATA = Path(__file__).parent / "data"
 
@@ -481,16 +481,16 @@ def test_row_to_item_follows_glue_writer_types() -> None:
         pk="k", n=3, d=Decimal("1.50"), f=0.1, ok=True, b=bytearray(b"\x00\x01"), day=dt.date(2024, 1, 31),
         tags=["a", None], nested=Row(x=1, gone=None), m={"k": 1.5}, empty="", missing=None,
     )  # fmt: skip
-    assert row_to_item(row) == {
+    assert row_to_item(row, None) == {
         "pk": {"S": "k"}, "n": {"N": "3"}, "d": {"N": "1.50"}, "f": {"N": "0.1"}, "ok": {"BOOL": True},
         "b": {"B": b"\x00\x01"}, "day": {"S": "2024-01-31"}, "tags": {"L": [{"S": "a"}, {"NULL": True}]},
         "nested": {"M": {"x": {"N": "1"}}}, "m": {"M": {"k": {"N": "1.5"}}}, "empty": {"S": ""},
     }  # fmt: skip
     with pytest.raises(InvalidItemError, match=r"frame partition 0 row 3: attribute 'price': NaN") as info:
-        row_to_item({"price": float("nan")}, where="frame partition 0 row 3")
+        row_to_item({"price": float("nan")}, None, where="frame partition 0 row 3")
     assert "nan" not in str(info.value).split("NaN")[0]
     with pytest.raises(InvalidItemError, match="row: attribute 'big': N is outside DynamoDB's range"):
-        row_to_item({"big": 1e300})
+        row_to_item({"big": 1e300}, None)
 
 
 # --------------------------------------------------------------------------- Job and run_script

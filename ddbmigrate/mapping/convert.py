@@ -25,6 +25,26 @@ target paths named: a cast that yields null would otherwise drop the attribute s
 
 Errors are :class:`~ddbmigrate.errors.InvalidItemError` naming the target path and rule, never
 the value: the job dead-letters the row with that reason.
+
+**Without a mapping** (``mapping=None``) a row is converted by the Spark type of each value, as
+Glue's own DynamoDB writer does (the local ``connection_type="dynamodb"`` relies on it). It is one
+function with two routes because both turn a row into a valid wire item and share the checks; the
+routes differ because only rules know the DynamoDB types, so the untyped route is lossy like Glue:
+
+==============================  =========================  ==========================================
+Spark value                     DynamoDB                   note
+==============================  =========================  ==========================================
+string                          S                          empty strings are kept
+byte/short/int/long, decimal    N                          exact digits
+float/double                    N                          shortest text that reads back as the same
+                                                           double; NaN and ±Infinity are refused
+boolean / binary                BOOL / B
+date / timestamp                S                          ISO 8601 text
+array                           L                          a null element becomes ``{"NULL": true}``;
+                                                           sets (SS/NS/BS) come back as L
+struct / map                    M                          map keys as text
+null (column or struct field)   attribute omitted          NULL attributes vanish
+==============================  =========================  ==========================================
 """
 
 from __future__ import annotations
@@ -42,7 +62,14 @@ from ddbmigrate.errors import InvalidItemError
 from ddbmigrate.mapping.file import MappingFile
 from ddbmigrate.mapping.rules import PASSTHROUGH, Rule, compile_rules
 from ddbmigrate.schema import join_path
-from ddbmigrate.values import AttributeValue, Item, canonical_number, item_from_json, validate_attribute_value
+from ddbmigrate.values import (
+    AttributeValue,
+    Item,
+    canonical_number,
+    item_from_json,
+    serialize_item,
+    validate_attribute_value,
+)
 
 __all__ = ["CAST_FAILURES_COLUMN", "row_to_item"]
 
@@ -51,12 +78,16 @@ CAST_FAILURES_COLUMN = "__ddbmigrate_cast_failures"
 paths whose non-null source value the cast turned into null."""
 
 
-def row_to_item(row: Any, mapping: MappingFile | Sequence[Rule] | Sequence[Sequence[str]]) -> Item:
+def row_to_item(row: Any, mapping: MappingFile | Sequence[Rule] | Sequence[Sequence[str]] | None, *,
+                where: str = "row") -> Item:
     """One mapped row (a ``dict`` or a Spark ``Row``) → wire item, honouring the mapping's edits.
 
     ``mapping`` is a :class:`MappingFile`, its ``rules``, or raw 4-tuples (parsed on each call —
-    pass compiled rules in a loop).
+    pass compiled rules in a loop); ``None`` converts by value type like Glue's writer (see the
+    module docstring), with errors prefixed by ``where`` (the row's origin).
     """
+    if mapping is None:
+        return _by_value_type(row, where)
     rules = _rules(mapping)
     values = row.asDict(recursive=True) if hasattr(row, "asDict") else row
     failures = values.get(CAST_FAILURES_COLUMN)
@@ -224,3 +255,44 @@ def _member(value: Any, where: str) -> AttributeValue | None:
     if tag in ("S", "N", "B", "BOOL", "NULL"):
         return {tag: _scalar(tag, payload, where)}
     raise InvalidItemError(f"{where}: unknown type tag {tag!r}")
+
+
+# --------------------------------------------------------------------------- without a mapping
+
+
+def _by_value_type(row: Any, where: str) -> Item:
+    fields = row.asDict(recursive=False) if hasattr(row, "asDict") else dict(row)
+    try:
+        item = {name: _python_value(v, f"attribute {name!r}") for name, v in fields.items() if v is not None}
+        return serialize_item(item)
+    except InvalidItemError as exc:
+        raise InvalidItemError(f"{where}: {exc}") from None
+
+
+def _python_value(value: Any, where: str) -> Any:
+    """A Spark Python value as the Python form :func:`~ddbmigrate.values.serialize_item` takes."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+        return value
+    if isinstance(value, bytearray):
+        return bytes(value)
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise InvalidItemError(f"{where}: NaN and Infinity cannot be stored as a DynamoDB number")
+        return Decimal(repr(value))
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if hasattr(value, "asDict"):  # a Spark Row (a tuple: checked before lists)
+        return _struct(value.asDict(recursive=False), where)
+    if isinstance(value, Mapping):
+        return _struct({str(k): v for k, v in value.items()}, where)
+    if isinstance(value, (list, tuple)):
+        return [_python_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    raise InvalidItemError(f"{where}: a Spark value of type {type(value).__name__} has no DynamoDB equivalent")
+
+
+def _struct(fields: Mapping[str, Any], where: str) -> dict[str, Any]:
+    return {name: _python_value(v, f"{where}.{name}") for name, v in fields.items() if v is not None}
