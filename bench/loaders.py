@@ -20,6 +20,7 @@ from typing import Any
 import botocore.config
 
 from ddbmigrate.accounts import Account
+from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.values import Item
 
 BATCH = 25
@@ -106,8 +107,7 @@ def count_items(account: Account, table: str) -> int:
     was the first choice, but DynamoDB Local's segmented Scan slows down superlinearly: 5 s for
     20,000 items, minutes for 200,000 — longer than the phases it checks.
     """
-    description = account.client("dynamodb").describe_table(TableName=table)["Table"]
-    return int(description["ItemCount"])
+    return describe_table(account, table, option="--table").item_count
 
 
 def _in_threads(fn: Callable[[Any], int], args: Sequence[Any]) -> list[int]:
