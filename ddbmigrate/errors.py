@@ -9,6 +9,13 @@ attribute names, key *names*, file names, line numbers and option names.
 from __future__ import annotations
 
 __all__ = [
+    "AwsAccessDenied",
+    "AwsConnectionError",
+    "AwsCredentialsError",
+    "AwsError",
+    "AwsNotFound",
+    "AwsRegionError",
+    "AwsValidationError",
     "ConfigError",
     "DdbMigrateError",
     "ExportError",
@@ -18,6 +25,7 @@ __all__ = [
     "InvalidKeyError",
     "LocalStackError",
     "MappingError",
+    "ReplicationError",
     "SinkError",
     "SourceError",
     "VerifyMismatch",
@@ -90,3 +98,55 @@ class VerifyMismatch(DdbMigrateError):
     """Source and target differ (the report says how)."""
 
     exit_code = 8
+
+
+class AwsError(DdbMigrateError):
+    """An AWS call failed for a reason the user can fix (see :mod:`ddbmigrate.awserrors`).
+
+    Raised only at the edges (the CLI, the local job runner) from botocore's own exception, which
+    library code keeps seeing unchanged; each message names the account, profile, region and
+    resource, and the fix.
+    """
+
+
+class AwsCredentialsError(AwsError):
+    """No, partial, expired or unrecognised credentials."""
+
+    exit_code = 10
+
+
+class AwsRegionError(AwsError):
+    """No region configured, or a resource that lives in another region."""
+
+    exit_code = 11
+
+
+class AwsAccessDenied(AwsError):
+    """The account's principal may not perform an action on a resource."""
+
+    exit_code = 12
+
+
+class AwsNotFound(AwsError):
+    """A table, bucket, object, stream, export or role does not exist where it was looked for."""
+
+    exit_code = 13
+
+
+class AwsValidationError(AwsError):
+    """AWS (or botocore, before sending) refused a request's parameters."""
+
+    exit_code = 14
+
+
+class AwsConnectionError(AwsError):
+    """An endpoint could not be reached (network, proxy, or a local stack that is not running)."""
+
+    exit_code = 15
+
+
+class ReplicationError(DdbMigrateError):
+    """Stream replication cannot go on without losing changes, or its input is not a stream record
+    (names the stream, shard and sequence number, never a record's contents)."""
+
+    exit_code = 16

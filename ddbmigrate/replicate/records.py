@@ -1,0 +1,133 @@
+"""One change of the source table, whatever carried it: a Lambda DynamoDB Streams event record or a
+``GetRecords`` reply of the Streams API (a Kinesis Data Streams payload can join as one more reader).
+
+Binary values are decoded exactly once: a Lambda event carries ``B``/``BS`` as base64 text (at any
+depth, keys included), which :func:`from_lambda_record` decodes through the same checked parse as
+an export line; ``GetRecords`` replies were already decoded by botocore and stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from ddbmigrate.errors import ReplicationError
+from ddbmigrate.values import Item, item_from_json
+
+__all__ = [
+    "NEW_IMAGE_VIEW_TYPES",
+    "TTL_PRINCIPAL",
+    "ChangeRecord",
+    "Operation",
+    "from_lambda_record",
+    "from_stream_record",
+]
+
+Operation = Literal["INSERT", "MODIFY", "REMOVE"]
+
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+"""``userIdentity.principalId`` of a delete made by Time to Live (``type`` is ``Service``)."""
+NEW_IMAGE_VIEW_TYPES = frozenset({"NEW_IMAGE", "NEW_AND_OLD_IMAGES"})
+"""Stream view types that carry the full new image a replay needs."""
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One stream record, in wire form (attribute values as the low-level client has them).
+
+    ``position`` names the record in messages and dead letters: stream, shard and sequence number
+    (never its contents). ``shard_id`` is None for Lambda events, which do not carry it.
+    """
+
+    stream_arn: str
+    shard_id: str | None
+    sequence_number: str
+    operation: Operation
+    keys: Item
+    new_image: Item | None
+    created: datetime
+    """``ApproximateCreationDateTime`` (UTC). AWS gives the second; DynamoDB Local floors it to the minute."""
+    view_type: str
+    ttl_delete: bool = False
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number as a number: Streams orders records of a shard by it (decimal digits)."""
+        return int(self.sequence_number)
+
+    @property
+    def position(self) -> str:
+        shard = f" shard {self.shard_id}" if self.shard_id else ""
+        return f"stream {self.stream_arn}{shard} sequence {self.sequence_number}"
+
+
+def from_lambda_record(record: Mapping[str, Any]) -> ChangeRecord:
+    """A record of a Lambda DynamoDB Streams event (DynamoDB JSON: binaries as base64 text)."""
+    stream = _required(record, "eventSourceARN", "event record")
+    body = _required(record, "dynamodb", f"event record of {stream}")
+    where = f"stream {stream} sequence {body.get('SequenceNumber')}"
+    new_image = body.get("NewImage")
+    return _record(
+        record, body, stream_arn=stream, shard_id=None,
+        keys=item_from_json(_required(body, "Keys", where), where=f"{where} Keys"),
+        new_image=item_from_json(new_image, where=f"{where} NewImage") if new_image is not None else None,
+        created=_epoch(body.get("ApproximateCreationDateTime"), where),
+    )
+
+
+def from_stream_record(record: Mapping[str, Any], *, stream_arn: str, shard_id: str) -> ChangeRecord:
+    """A record of a ``GetRecords`` reply (botocore already decoded binaries and the timestamp)."""
+    body = _required(record, "dynamodb", f"record of {stream_arn} shard {shard_id}")
+    where = f"stream {stream_arn} shard {shard_id} sequence {body.get('SequenceNumber')}"
+    created = body.get("ApproximateCreationDateTime")
+    if not isinstance(created, datetime):
+        created = _epoch(created, where)
+    elif created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return _record(record, body, stream_arn=stream_arn, shard_id=shard_id, keys=dict(_required(body, "Keys", where)),
+                   new_image=dict(body["NewImage"]) if body.get("NewImage") is not None else None,
+                   created=created.astimezone(timezone.utc))
+
+
+def _record(record: Mapping[str, Any], body: Mapping[str, Any], *, stream_arn: str, shard_id: str | None,
+            keys: Item, new_image: Item | None, created: datetime) -> ChangeRecord:
+    sequence = str(_required(body, "SequenceNumber", f"record of {stream_arn}"))
+    where = f"stream {stream_arn} sequence {sequence}"
+    view_type = str(body.get("StreamViewType") or "")
+    operation, ttl = _operation(record, where)
+    if operation != "REMOVE" and new_image is None:
+        raise ReplicationError(
+            f"{where}: a {operation} record without a new image (stream view type {view_type or 'unknown'}); "
+            "replication writes full new images: enable the stream with NEW_IMAGE or NEW_AND_OLD_IMAGES")
+    return ChangeRecord(stream_arn=stream_arn, shard_id=shard_id, sequence_number=sequence, operation=operation,
+                        keys=keys, new_image=new_image if operation != "REMOVE" else None, created=created,
+                        view_type=view_type, ttl_delete=ttl)
+
+
+def _operation(record: Mapping[str, Any], where: str) -> tuple[Operation, bool]:
+    """``eventName`` and whether a REMOVE was made by TTL (``userIdentity``, as AWS documents it).
+
+    DynamoDB Local reports its TTL deletes with another ``eventName`` and no ``userIdentity``; that
+    quirk is recognised by the local stack's adapter, never here (see ``replicate.local``).
+    """
+    name = record.get("eventName")
+    if name not in ("INSERT", "MODIFY", "REMOVE"):
+        raise ReplicationError(f"{where}: unknown eventName {name!r}; expected INSERT, MODIFY or REMOVE")
+    identity = record.get("userIdentity") or {}
+    ttl = name == "REMOVE" and identity.get("type") == "Service" and identity.get("principalId") == TTL_PRINCIPAL
+    return name, ttl
+
+
+def _required(mapping: Mapping[str, Any], key: str, where: str) -> Any:
+    if not isinstance(mapping, Mapping) or mapping.get(key) is None:
+        raise ReplicationError(f"{where}: {key} is missing; not a DynamoDB Streams record")
+    return mapping[key]
+
+
+def _epoch(value: Any, where: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        raise ReplicationError(f"{where}: ApproximateCreationDateTime {value!r} is not a time") from None
