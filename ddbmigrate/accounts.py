@@ -19,7 +19,9 @@ import boto3
 import botocore.config
 import botocore.session
 from botocore.credentials import DeferredRefreshableCredentials
+from botocore.exceptions import NoRegionError
 
+from ddbmigrate.awserrors import annotate_client, no_region_error
 from ddbmigrate.errors import ConfigError
 
 __all__ = ["Account", "client_config"]
@@ -51,7 +53,9 @@ class Account:
 
     Every field is optional: ``Account()`` is "whatever the default credential chain gives".
     ``endpoint_url`` overrides the DynamoDB endpoint only (the local stack sets per-service
-    endpoints in its AWS config file instead, which covers S3 and STS too).
+    endpoints in its AWS config file instead, which covers S3 and STS too). ``option_prefix`` is how
+    the CLI spells this account's options (``--source-``, ``--``), so that an AWS error can name
+    the option to pass.
     """
 
     profile: str | None = None
@@ -61,6 +65,7 @@ class Account:
     external_id: str | None = None
     session_name: str = "ddbmigrate"
     label: str = field(default="account", compare=False)
+    option_prefix: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_options(cls, prefix: str, options: dict[str, Any], *, label: str | None = None) -> Account:
@@ -77,6 +82,7 @@ class Account:
             role_arn=get("role_arn"),
             external_id=get("external_id"),
             label=label or prefix,
+            option_prefix=f"--{prefix.replace('_', '-')}-",
         )
 
     def with_(self, **changes: Any) -> Account:
@@ -105,7 +111,7 @@ class Account:
         return self._assumed_role_session(base)
 
     def _assumed_role_session(self, base: boto3.Session) -> boto3.Session:
-        sts = base.client("sts", region_name=self.region or base.region_name)
+        sts = self._annotated(base, "sts", region_name=self.region or base.region_name)
         role_arn, external_id, session_name = self.role_arn, self.external_id, self.session_name
 
         def refresh() -> dict[str, str]:
@@ -125,11 +131,22 @@ class Account:
         return boto3.Session(botocore_session=core, region_name=self.region or base.region_name)
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        """A client for ``service``; DynamoDB honours ``endpoint_url`` when set."""
+        """A client for ``service``; DynamoDB honours ``endpoint_url`` when set.
+
+        A failing call's exception carries this account and the call (:mod:`ddbmigrate.awserrors`),
+        so the CLI can name the profile, region and resource; its type is botocore's, unchanged.
+        """
         if self.endpoint_url and service in ("dynamodb", "dynamodbstreams") and "endpoint_url" not in kwargs:
             kwargs["endpoint_url"] = self.endpoint_url
         kwargs.setdefault("config", client_config())
-        return self.session().client(service, **kwargs)
+        return self._annotated(self.session(), service, **kwargs)
+
+    def _annotated(self, session: boto3.Session, service: str, **kwargs: Any) -> Any:
+        try:
+            client = session.client(service, **kwargs)
+        except NoRegionError:
+            raise no_region_error(self, service) from None
+        return annotate_client(client, self)
 
     def describe(self) -> str:
         """Human summary for logs (never credentials)."""

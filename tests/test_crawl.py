@@ -121,7 +121,7 @@ def test_crawl_command_names_a_bad_export(tmp_path: Path, capsys: pytest.Capture
     s3.create_bucket(Bucket=bucket)
     code, _, err = run(capsys, "crawl", f"s3://{bucket}/x/AWSDynamoDB/01700000000000-0a1b2c3d/",
                        "--out", str(tmp_path / "s.json"), "--profile", "target")
-    assert code == 4
+    assert code == 13  # AwsNotFound: S3 answered NoSuchKey
     assert "no export here (manifest-summary.json not found)" in err
     assert not (tmp_path / "s.json").exists()
 

@@ -187,4 +187,4 @@ def test_cli_reads_describe_table_of_both_accounts(capsys: pytest.CaptureFixture
     assert code == 0, err
     assert "assuming the target gets the source's write capacity (50 WCU)" in err
     code, _, err = run(capsys, "estimate", "--table", "no-such-table", "--profile", "source")
-    assert code == 2 and "--table: table 'no-such-table' not found in source (profile=source" in err
+    assert code == 13 and "--table: table 'no-such-table' not found in source (profile=source" in err

@@ -98,5 +98,5 @@ def test_generate_from_the_catalog(target: Any, tmp_path: Path, capsys: pytest.C
 
     capsys.readouterr()
     code = main(["mapping", "generate", "--catalog", f"{database}.missing", "--out", str(out), "--profile", "target"])
-    assert code == 2
+    assert code == 13  # AwsNotFound: Glue answered EntityNotFoundException
     assert f"Glue table {database}.missing not found" in capsys.readouterr().err

@@ -239,7 +239,7 @@ def test_cli_follow_and_errors(capsys: pytest.CaptureFixture[str], job: str, tmp
                        "--arg", "export_uri=s3://e/AWSDynamoDB/01/", "--arg", "target_table=T")
     assert code == 2 and f"job '{job}' needs --write_capacity for this run" in err
     code, _, err = run(capsys, "start", "no-such-job", "--profile", "target")
-    assert code == 9 and "job 'no-such-job' does not exist in this account and region; run 'ddbmigrate deploy'" in err
+    assert code == 13 and "job 'no-such-job' does not exist in this account and region; run 'ddbmigrate deploy'" in err
     code, _, err = run(capsys, "start", job, "--profile", "target", "--write-percent", "0.6",
                        "--arg", "write_percent=0.7")
     assert code == 2 and "--write-percent: also given as --arg write_percent" in err

@@ -43,7 +43,7 @@ def account_options(label: str) -> Callable[[Callable[..., Any]], Callable[..., 
 
 def account_from(options: dict[str, Any], label: str) -> Account:
     return Account(profile=options.get("profile"), region=options.get("region"), role_arn=options.get("role_arn"),
-                   external_id=options.get("external_id"), label=label)
+                   external_id=options.get("external_id"), label=label, option_prefix="--")
 
 
 def crawl_export(export_uri: str, account: Account, sample_files: int | None) -> tuple[Schema, dict[str, Any]]:
@@ -95,7 +95,7 @@ def command(export_uri: str, out: Path, sample_files: int | None, **options: Any
 
     EXPORT_URI is the export folder (s3://BUCKET/PREFIX/AWSDynamoDB/<ExportId>/).
     """
-    schema, source = crawl_export(export_uri, account_from(options, "bucket owner"), sample_files)
+    schema, source = crawl_export(export_uri, account_from(options, "bucket owner (target account)"), sample_files)
     if sample_files:
         source["sampled"] = True
     save_schema(schema, out, source=source)

@@ -70,7 +70,7 @@ def _export_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _account(options: dict[str, Any], label: str, prefix: str = "") -> Account:
     return Account(profile=options.get(f"{prefix}profile"), region=options.get(f"{prefix}region"),
                    role_arn=options.get(f"{prefix}role_arn"), external_id=options.get(f"{prefix}external_id"),
-                   label=label)
+                   label=label, option_prefix=f"--{prefix.replace('_', '-')}")
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -169,7 +169,7 @@ def check(uri: str, source_profile: str | None, source_region: str | None, quick
     URI is the export folder (s3://B/P/AWSDynamoDB/<ExportId>/) or the export ARN. Fails naming
     each file at fault.
     """
-    s3 = _account(options, "bucket owner").client("s3")
+    s3 = _account(options, "bucket owner (target account)").client("s3")
     dynamodb = None
     if uri.startswith("arn:"):
         dynamodb = Account(profile=source_profile or options.get("profile"), region=source_region,

@@ -2,7 +2,9 @@
 
 Each command lives in its own module ``ddbmigrate/cli/<name>.py`` exposing ``command`` (a click
 command or group). Library errors (:class:`~ddbmigrate.errors.DdbMigrateError`) are printed as one
-line, ``ddbmigrate: error: …``, and exit with the error class's code; anything else is a bug and
+line, ``ddbmigrate: error: …``, and exit with the error class's code; so are botocore failures the
+user can fix (credentials, region, access, a missing resource, a refused parameter, an unreachable
+endpoint), translated here by :func:`ddbmigrate.awserrors.edge_error`. Anything else is a bug and
 keeps its traceback.
 """
 
@@ -14,7 +16,7 @@ import sys
 import click
 
 from ddbmigrate import __version__
-from ddbmigrate.errors import DdbMigrateError
+from ddbmigrate.awserrors import edge_error
 
 __all__ = ["cli", "main"]
 
@@ -39,15 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (library errors → one line on stderr)."""
     try:
         result = cli.main(args=argv, prog_name="ddbmigrate", standalone_mode=False)
-    except DdbMigrateError as exc:
-        click.echo(f"ddbmigrate: error: {exc}", err=True)
-        return exc.exit_code
     except click.exceptions.Abort:
         click.echo("ddbmigrate: aborted", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    except Exception as exc:
+        error = edge_error(exc)
+        if error is None:
+            raise
+        click.echo(f"ddbmigrate: error: {error}", err=True)
+        return error.exit_code
     return int(result) if isinstance(result, int) else 0
 
 

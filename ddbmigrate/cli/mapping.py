@@ -59,7 +59,7 @@ def generate(export_uri: str | None, schema_file: Path | None, catalog: str | No
     console = Console(stderr=True)
     schema: Schema
     if export_uri:
-        schema, source = crawl_export(export_uri, account_from(options, "bucket owner"), sample_files)
+        schema, source = crawl_export(export_uri, account_from(options, "bucket owner (target account)"), sample_files)
         print_schema_summary(console, schema, source)
     elif schema_file:
         schema, source = load_schema(schema_file), {"schema": str(schema_file)}

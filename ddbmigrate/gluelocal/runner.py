@@ -16,7 +16,9 @@
   (``None`` → 0, a message → printed, 1), 1 with the traceback on stderr when it raises —
   except for ddbmigrate's own errors (bad arguments, a corrupt export, …), which are actionable
   as they are: one line ``<script>: error: <message>`` on stderr and the error's exit code, as the
-  ``ddbmigrate`` command prints them. (On AWS Glue the same error fails the run with its message.)
+  ``ddbmigrate`` command prints them — and for botocore failures the user can fix (credentials,
+  region, access, …: :func:`ddbmigrate.awserrors.edge_error`). (On AWS Glue the same error fails
+  the run with its message.)
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ddbmigrate.errors import ConfigError, DdbMigrateError
+from ddbmigrate.awserrors import edge_error
+from ddbmigrate.errors import ConfigError
 from ddbmigrate.gluelocal.shim import install_awsglue_shim
 
 __all__ = ["glue_argv", "local_spark_session", "run_script"]
@@ -158,12 +161,13 @@ def run_script(path: str | Path, argv: Sequence[str], *, spark: Any = None) -> i
                 runpy.run_path(str(script), run_name="__main__")
             except SystemExit as exc:
                 return _exit_code(exc.code)
-            except DdbMigrateError as exc:
-                print(f"{script.name}: error: {exc}", file=sys.stderr)
-                return exc.exit_code
-            except Exception:
-                traceback.print_exc()
-                return 1
+            except Exception as exc:
+                error = edge_error(exc)
+                if error is None:
+                    traceback.print_exc()
+                    return 1
+                print(f"{script.name}: error: {error}", file=sys.stderr)
+                return error.exit_code
         return 0
     finally:
         if own:
