@@ -385,3 +385,18 @@ def test_job_script_run_locally_ends_in_one_line(capsys: pytest.CaptureFixture[s
         "describe_job.py: error: source [profile source, region eu-west-1]: table 'no-such-table' not found, calling "
         "dynamodb:DescribeTable (AWS: ResourceNotFoundException: Cannot do operations on a non-existent table). "
         "Check the name, and that this profile and region are the account and region that hold it"]
+
+
+def test_readme_exit_codes_match_the_classes() -> None:
+    """The README's table is the one place users read the codes: it must say what the classes do."""
+    import re
+
+    from ddbmigrate import errors
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    listed = {name: int(code) for code, names in re.findall(r"^\| (\d+) \| ([^|]+) \|", table, re.MULTILINE)
+              for name in re.findall(r"`(\w+)`", names)}
+    classes = {name: cls.exit_code for name, cls in vars(errors).items()
+               if isinstance(cls, type) and issubclass(cls, errors.DdbMigrateError) and name != "AwsError"}
+    assert listed == classes
