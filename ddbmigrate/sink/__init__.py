@@ -41,11 +41,13 @@ def write_partitions(rows: Any, options: SinkOptions, **kwargs: Any) -> SinkStat
     return _write(rows, options, **kwargs)
 
 
-def open_writer(options: SinkOptions, *, tasks: int = 1, name: str = "writer", client: Any = None) -> TableWriter:
+def open_writer(options: SinkOptions, *, tasks: int = 1, name: str = "writer", client: Any = None,
+                bucket: Any = None) -> TableWriter:
     """A :class:`TableWriter` for ``options`` outside Spark (replay, Lambda, scripts).
 
     Describes the table, budgets ``floor(capacity × percent) / tasks`` WCU per second, and opens
-    the dead-letter file ``<name>.jsonl`` when ``options.dead_letter`` is set.
+    the dead-letter file ``<name>.jsonl`` when ``options.dead_letter`` is set. ``bucket`` (a
+    :class:`~ddbmigrate.ratelimit.TokenBucket`) is shared instead by writers of one budget (the poller's shards).
     """
     from ddbmigrate.capacity import task_budget
 
@@ -59,6 +61,7 @@ def open_writer(options: SinkOptions, *, tasks: int = 1, name: str = "writer", c
         client,
         info,
         rate=task_budget(info.write_capacity, options.write_percent, tasks),
+        bucket=bucket,
         dead_letters=dead_letters,
         policy=RetryPolicy(options.max_retries, options.base_backoff, options.max_backoff),
         max_batch_items=options.max_batch_items,
