@@ -74,6 +74,7 @@ _TABLE_ARN = re.compile(r"^arn:(aws[a-z-]*):dynamodb:([a-z0-9-]+):(\d{12}):table
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)|sts::\d{12}:assumed-role/.+)$")
 _QUEUE_OR_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[\w.-]+$")
+_BUCKET_ARN = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+$")
 _FUNCTION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
@@ -368,12 +369,18 @@ def replication_role_policy(
     target_role_arn: str,
     *,
     failure_destination_arn: str | None = None,
+    dead_letter: str | None = None,
+    mapping: str | None = None,
 ) -> PolicyDocument:
     """The stream-replication Lambda: read the source table's streams, log, assume the target role.
 
     Streams are matched as ``<table ARN>/stream/*`` so that re-enabling the stream (a new stream
-    label) does not need a policy change. ``failure_destination_arn`` (SQS queue or SNS topic) is
-    where the event source mapping sends records it gave up on.
+    label) does not need a policy change. ``failure_destination_arn`` (SQS queue, SNS topic or S3
+    bucket) is where the event source mapping sends batches it gave up on; an S3 destination keeps
+    the whole payload and needs ``s3:PutObject`` and ``s3:ListBucket``, as Lambda documents.
+    ``dead_letter`` (``s3://B/P/``) is where the function stores changes it can never write, and
+    ``mapping`` the ``s3://`` mapping file it reads — both with its own role, never the target's.
+    replication/template.yaml grants exactly this (tests/test_replication_template.py compares).
     """
     arns, _ = Arns.from_table_arn(table_arn)
     _check(_FUNCTION, function_name, "function name", "1–64 letters, digits, '-' or '_'")
@@ -387,10 +394,21 @@ def replication_role_policy(
                    arns.log_group(f"{group}:log-stream:*")),
         _statement("AssumeTargetRole", ["sts:AssumeRole"], target_role_arn),
     ]
-    if failure_destination_arn:
-        _check(_QUEUE_OR_TOPIC_ARN, failure_destination_arn, "failure destination", "an SQS queue or SNS topic ARN")
+    if failure_destination_arn and _BUCKET_ARN.match(failure_destination_arn):
+        statements += [_statement("SendFailedRecords", ["s3:PutObject"], f"{failure_destination_arn}/*"),
+                       _statement("ListFailedRecordsBucket", ["s3:ListBucket"], failure_destination_arn)]
+    elif failure_destination_arn:
+        _check(_QUEUE_OR_TOPIC_ARN, failure_destination_arn, "failure destination",
+               "an SQS queue, SNS topic or S3 bucket ARN (arn:aws:s3:::BUCKET)")
         action = "sqs:SendMessage" if ":sqs:" in failure_destination_arn else "sns:Publish"
         statements.append(_statement("SendFailedRecords", [action], failure_destination_arn))
+    if dead_letter:
+        uri = parse_s3_uri(dead_letter, what="dead letter")
+        statements.append(_statement("WriteDeadLetters", ["s3:AbortMultipartUpload", "s3:PutObject"],
+                                     _objects(uri, arns.partition)))
+    if mapping:
+        uri = parse_s3_uri(mapping, what="mapping")
+        statements.append(_statement("ReadMapping", ["s3:GetObject"], f"arn:{arns.partition}:s3:::{uri.bucket}/{uri.key}"))
     return _document(statements)
 
 

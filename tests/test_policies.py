@@ -231,6 +231,19 @@ def test_replication_role_reads_the_tables_streams_logs_and_assumes_the_target_r
     assert findings(p.replication_role_trust_policy(), trust=True) == []
 
 
+def test_replication_role_with_an_s3_failure_destination_dead_letters_and_a_mapping() -> None:
+    doc = p.replication_role_policy(TABLE_ARN, "orders-replication", TARGET_ROLE,
+                                    failure_destination_arn="arn:aws:s3:::failed-batches",
+                                    dead_letter="s3://repl-dl/orders/", mapping="s3://repl-art/mappings/Orders.json")
+    assert_least_privilege(doc)
+    assert statement(doc, "SendFailedRecords")["Action"] == ["s3:PutObject"]
+    assert statement(doc, "SendFailedRecords")["Resource"] == ["arn:aws:s3:::failed-batches/*"]
+    assert statement(doc, "ListFailedRecordsBucket")["Resource"] == ["arn:aws:s3:::failed-batches"]
+    assert statement(doc, "WriteDeadLetters")["Resource"] == ["arn:aws:s3:::repl-dl/orders/*"]
+    assert statement(doc, "ReadMapping") == {"Sid": "ReadMapping", "Effect": "Allow", "Action": ["s3:GetObject"],
+                                             "Resource": ["arn:aws:s3:::repl-art/mappings/Orders.json"]}
+
+
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: p.Arns(account="12345", region="eu-west-1"), "account id: '12345' is not valid; expected 12 digits"),
     (lambda: p.Arns(account=SOURCE, region="europe"), "region: 'europe' is not valid"),

@@ -172,12 +172,15 @@ command.add_command(_cross_account_role("source", p.source_role_policy, "ddbmigr
 @click.option("--table", required=True, help="Source table ARN (its streams are read).")
 @click.option("--function-name", default="ddbmigrate-replication", show_default=True)
 @click.option("--target-role-arn", required=True, help="Target-account write role the function assumes.")
-@click.option("--failure-destination", help="SQS queue or SNS topic ARN for records given up on.")
+@click.option("--failure-destination", help="S3 bucket (arn:aws:s3:::B), SQS queue or SNS topic ARN for batches given up on.")
+@click.option("--dead-letter", help="s3://B/P/ where the function stores changes it can never write.")
+@click.option("--mapping", help="s3:// mapping file the function applies.")
 @click.option("--role-name", default="ddbmigrate-replication", show_default=True)
 @_format_options(["trust", "permissions"])
 def replication_role(table: str, function_name: str, target_role_arn: str, failure_destination: str | None,
-                     role_name: str, only: str | None, fmt: str) -> None:
-    """The stream-replication Lambda's role: stream reads, its logs, the target role."""
+                     dead_letter: str | None, mapping: str | None, role_name: str, only: str | None, fmt: str) -> None:
+    """The stream-replication Lambda's role: stream reads, its logs, the target role, its S3 locations."""
     policy = p.replication_role_policy(_table_arn(table, None, None), function_name, target_role_arn,
-                                       failure_destination_arn=failure_destination)
+                                       failure_destination_arn=failure_destination, dead_letter=dead_letter,
+                                       mapping=mapping)
     _emit_role(role_name, "ddbmigrate stream replication role", p.replication_role_trust_policy(), policy, only, fmt)
