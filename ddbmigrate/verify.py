@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT, job_budget, validate_percent
 from ddbmigrate.digest import describe_differences, in_sample, item_digest, key_digest
-from ddbmigrate.dynamodb import TableDescription, describe_table
+from ddbmigrate.dynamodb import TableDescription, describe_table, dynamodb_client
 from ddbmigrate.errors import ConfigError, DdbMigrateError, VerifyMismatch
 from ddbmigrate.mapping import MappingFile, load_mapping
 from ddbmigrate.mapping.items import ItemMapping
@@ -202,6 +202,13 @@ def _read_budget(table: TableDescription, options: VerifyOptions) -> float:
     return float(job_budget(table.read_capacity, options.read_percent))
 
 
+def _new_report(options: VerifyOptions, mode: str, source: TableDescription, target: TableDescription, *,
+                transformed: bool) -> VerifyReport:
+    return VerifyReport(options.source_table, options.target_table, mode, options.sample,
+                        source_read_budget=_read_budget(source, options), target_read_budget=_read_budget(target, options),
+                        transformed=transformed)
+
+
 def _tables(options: VerifyOptions, transform: Transform | None) -> tuple[TableDescription, TableDescription]:
     source = describe_table(options.source, options.source_table, option="--source-table").with_capacity(
         read=options.read_capacity)
@@ -255,10 +262,7 @@ def verify_tables(
     """
     started = clock()
     source_info, target_info = _tables(options, transform)
-    report = VerifyReport(options.source_table, options.target_table, "local", options.sample,
-                          source_read_budget=_read_budget(source_info, options),
-                          target_read_budget=_read_budget(target_info, options),
-                          transformed=transform is not None)
+    report = _new_report(options, "local", source_info, target_info, transformed=transform is not None)
     key = target_info.key_names
 
     # 1. source: records held in memory, keyed by key digest
@@ -336,7 +340,7 @@ def explain_differences(
     """Re-read each (source key, target key) pair with a consistent GetItem and name what differs."""
     if not pairs:
         return []
-    source, target = options.source.client("dynamodb"), options.target.client("dynamodb")
+    source, target = dynamodb_client(options.source), dynamodb_client(options.target)
     explained = []
     for source_key, target_key in pairs:
         old = source.get_item(TableName=options.source_table, Key=source_key, ConsistentRead=True).get("Item")
@@ -418,10 +422,7 @@ def verify_spark(spark: Any, options: VerifyOptions, *, transform: Transform | N
 
     started = time.monotonic()
     source_info, target_info = _tables(options, transform)
-    report = VerifyReport(options.source_table, options.target_table, "spark", options.sample,
-                          source_read_budget=_read_budget(source_info, options),
-                          target_read_budget=_read_budget(target_info, options),
-                          transformed=transform is not None)
+    report = _new_report(options, "spark", source_info, target_info, transformed=transform is not None)
     sc = spark.sparkContext
     _propagate_aws_environment(sc)
     schema = T.StructType([

@@ -213,7 +213,7 @@ def test_a_mapping_that_casts_is_refused_before_any_read(spark, tables, tmp_path
 def test_a_missing_source_table_fails_naming_it(spark, target_ddb, unique_name, tmp_path: Path) -> None:
     target_table = unique_name("copy-dst")
     create(target_ddb, target_table)
-    with pytest.raises(ConfigError, match=r"--source_table: table 'no-such-table' not found in source"):
+    with pytest.raises(ConfigError, match=r"--source_table: table 'no-such-table' not found in account \(profile=source\)"):
         run_table_copy(spark, options("no-such-table", target_table, tmp_path))
 
 

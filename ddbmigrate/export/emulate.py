@@ -46,7 +46,7 @@ from typing import IO, Any
 from botocore.exceptions import ClientError
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.dynamodb import describe_table
+from ddbmigrate.dynamodb import describe_table, dynamodb_client
 from ddbmigrate.errors import ConfigError, ExportError
 from ddbmigrate.export.layout import (
     DATA_FOLDER,
@@ -179,7 +179,7 @@ def _scan_segment(
     account: Account, table_name: str, index: int, total: int, segment: _Segment, report: Callable[[int], None]
 ) -> None:
     """Consistent paginated Scan of one segment, gzip-written into the segment's spool."""
-    dynamodb = account.client("dynamodb")  # one client per thread: sessions are not shared
+    dynamodb = dynamodb_client(account)  # one client per thread: sessions are not shared
     kwargs: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True, "Segment": index, "TotalSegments": total}
     with gzip.GzipFile(filename="", fileobj=segment.spool, mode="wb", mtime=0) as out:
         while True:

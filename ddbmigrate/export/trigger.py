@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.dynamodb import describe_table
+from ddbmigrate.dynamodb import dynamodb_client as new_dynamodb_client
 from ddbmigrate.errors import ConfigError, ExportError
 from ddbmigrate.export.emulate import emulate_export
 from ddbmigrate.export.layout import OUTPUT_FORMAT, export_folder_key, find_export_location, parse_export_arn
@@ -259,7 +260,7 @@ def run_export(
     ``s3_client`` is used only by the emulation (default: ``account``'s S3 client — the writer
     of the files, as on AWS); ``dynamodb_client`` defaults to ``account``'s.
     """
-    dynamodb = dynamodb_client if dynamodb_client is not None else account.client("dynamodb")
+    dynamodb = dynamodb_client if dynamodb_client is not None else new_dynamodb_client(account)
     table = describe_table(account, request.table, option="--table", client=dynamodb)
     if emulate is not True:
         try:
