@@ -88,12 +88,6 @@ class Account:
     def with_(self, **changes: Any) -> Account:
         return replace(self, **changes)
 
-    def session(self) -> boto3.Session:
-        """A new boto3 session for this account (assumed-role credentials refresh themselves)."""
-        try:
-            base = boto3.Session(profile_name=self.profile, region_name=self.region)
-        except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
-            raise ConfigError(
     def without_role(self, *, label: str) -> Account:
         """The same profile and region with no role assumed: the job's own identity in that account.
 
@@ -103,6 +97,12 @@ class Account:
         """
         return replace(self, role_arn=None, external_id=None, label=label)
 
+    def session(self) -> boto3.Session:
+        """A new boto3 session for this account (assumed-role credentials refresh themselves)."""
+        try:
+            base = boto3.Session(profile_name=self.profile, region_name=self.region)
+        except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
+            raise ConfigError(
                 f"{self.label}: cannot use AWS profile {self.profile!r} ({exc}). "
                 f"Check AWS_CONFIG_FILE={os.environ.get('AWS_CONFIG_FILE', '~/.aws/config')}"
             ) from None
