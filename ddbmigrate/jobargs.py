@@ -171,15 +171,9 @@ class JobSpec:
 
 def account_of(parsed: ParsedArgs, side: str, *, label: str | None = None, with_role: bool = True) -> Account:
     """The :class:`Account` of ``--<side>_profile/_region/…``; ``with_role=False`` is the same
-    profile and region without the assumed role (the job's own identity in that account)."""
-    return Account(
-        profile=parsed.get(f"{side}_profile"),
-        region=parsed.get(f"{side}_region"),
-        endpoint_url=parsed.get(f"{side}_endpoint_url"),
-        role_arn=parsed.get(f"{side}_role_arn") if with_role else None,
-        external_id=parsed.get(f"{side}_external_id") if with_role else None,
-        label=label or side,
-    )
+    profile and region without the assumed role (:meth:`Account.without_role`, the job's own identity)."""
+    account = Account.from_options(side, parsed, label=label or side)
+    return account if with_role else account.without_role(label=label or side)
 
 
 _TABLE_HELP = "The {side} table's name or ARN (an ARN's region is used when none is given)."
