@@ -174,3 +174,43 @@ def _transform(mapping: str | None, target: Account) -> Any:
 
     s3 = target.without_role(label="mapping reader").client("s3") if mapping.startswith("s3://") else None
     return ItemMapping(load_mapping(mapping, s3_client=s3))
+
+
+@command.command("enable-lambda")
+@apply([
+    *side_options("source"),
+    *side_options("target"),
+    click.option("--function-name", default="ddbmigrate-replication", show_default=True,
+                 help="The replication function (replication/template.yaml's FunctionName)."),
+    click.option("--from-export", "from_export", help="Export folder the bulk load read: its time and item count."),
+    click.option("--cutoff", help="Cut-off as ISO 8601, instead of --from-export (then --force is needed)."),
+    click.option("--margin", default="5m", show_default=True, help="Replay starts this long before the cut-off (s, m, h)."),
+    click.option("--force", is_flag=True, help="Enable although the target's ItemCount is below the export's."),
+])
+def enable_lambda(function_name: str, from_export: str | None, cutoff: str | None, margin: str, force: bool,
+                  **options: Any) -> int:
+    """Enable the replication Lambda's stream mapping once the bulk load has finished (checks first)."""
+    from ddbmigrate.dynamodb import describe_table
+    from ddbmigrate.replicate.enable import EnableRequest, enable_replication_lambda
+
+    source = Account.from_options("source", options, label="source")
+    target = Account.from_options("target", options, label="target")
+    expected = None
+    if from_export is not None:
+        from ddbmigrate.export import open_export
+
+        handle = open_export(from_export, target.without_role(label="bucket owner (target account)").client("s3"))
+        export_time, expected = handle.export_time, handle.item_count
+    else:
+        export_time = _cutoff(None, cutoff, target)
+    table = describe_table(source, options["source_table"], option="--source-table")
+    if not table.stream_arn:
+        raise ConfigError(f"--source-table {table.name}: no stream is enabled; nothing to replicate")
+    target_table = describe_table(target, options["target_table"], option="--target-table")
+    result = enable_replication_lambda(EnableRequest(
+        function_name=function_name, stream_arn=table.stream_arn, replay_from=export_time - _duration(margin),
+        expected_items=expected, target_items=target_table.item_count, target_table=target_table.name, force=force),
+        lambda_client=source.client("lambda"), now=datetime.now(timezone.utc))
+    verb = "was already enabled" if result.already_enabled else "enabled"
+    click.echo(f"event source mapping {result.uuid} of {function_name} {verb} ({result.state})")
+    return 0

@@ -41,11 +41,11 @@ from ddbmigrate.replicate.checkpoints import (
     TableCheckpoints,
 )
 from ddbmigrate.replicate.records import NEW_IMAGE_VIEW_TYPES, ChangeRecord, from_lambda_record
+from ddbmigrate.replicate.runner import DEFAULT_MARGIN
 from ddbmigrate.sink import SinkOptions, TableWriter, open_writer
 from ddbmigrate.values import Item
 
 __all__ = [
-    "DEFAULT_CUTOFF_MARGIN",
     "ENVIRONMENT",
     "METRICS_NAMESPACE",
     "BatchOutcome",
@@ -55,8 +55,6 @@ __all__ = [
 ]
 
 METRICS_NAMESPACE = "ddbmigrate"
-DEFAULT_CUTOFF_MARGIN = timedelta(minutes=5)
-"""Stream timestamps are approximate: replay starts this long before the export time."""
 
 ENVIRONMENT: Mapping[str, str] = {
     "target_table": "DDBMIGRATE_TARGET_TABLE",
@@ -118,11 +116,11 @@ class LambdaSettings:
         if ("cutoff" in given) == ("export_time" in given):
             raise ConfigError(f"set exactly one of {var('cutoff')} (ISO 8601) and {var('export_time')} "
                               f"(the export's exportTime, with {var('cutoff_margin_seconds')}, default "
-                              f"{int(DEFAULT_CUTOFF_MARGIN.total_seconds())})")
+                              f"{int(DEFAULT_MARGIN.total_seconds())})")
         if "cutoff" in given:
             cutoff = _time(given["cutoff"], var("cutoff"))
         else:
-            margin = _whole(given.get("cutoff_margin_seconds", str(int(DEFAULT_CUTOFF_MARGIN.total_seconds()))),
+            margin = _whole(given.get("cutoff_margin_seconds", str(int(DEFAULT_MARGIN.total_seconds()))),
                             var("cutoff_margin_seconds"), minimum=0)
             cutoff = _time(given["export_time"], var("export_time")) - timedelta(seconds=margin)
         ttl = given.get("ttl_deletes", "replicate")
