@@ -1,35 +1,11 @@
 """Dead letters: what could never be written, with its reason, in files a user can fix and replay.
 
-One JSON-lines file per writer (per Spark task attempt), in a local folder or under an
-``s3://bucket/prefix/``, stored with the job's own account (on Glue its role, never a role it
-assumed for the target table: :meth:`ddbmigrate.sink.SinkOptions.dead_letter_writer`). Each line is one item::
-
-    {"reason": "partition key attribute 'pk' is missing",
-     "origin": "s3://exports/AWSDynamoDB/0170…/data/abc.json.gz line 17",
-     "operation": "put",
-     "key": {"sk": {"N": "3"}},                     # the key attributes present, DynamoDB JSON
-     "item": {"sk": {"N": "3"}, "name": {"S": …}}}  # the whole item, DynamoDB JSON
-
-``key`` holds the key attributes the item *has* (it may be partial when a key attribute is the
-problem); ``item`` is ``null`` for a delete, and for input that never became an item (a malformed
-export line: its ``origin`` names the file and line to fix; replay refuses it, saying so). The
-reason names attributes, never values.
-
-Behaviour:
-
-* **Buffered, flushed on close.** Local files are appended to whenever the buffer passes
-  ``buffer_bytes`` and on close. S3 objects cannot be appended to: the lines stay in memory until
-  close (one ``PutObject``) or, past ``buffer_bytes`` (≥ 5 MB, S3's smallest part), go up as parts
-  of one multipart upload completed on close. A writer that received nothing writes nothing, so
-  "no file" means "no dead letters".
-* **Never silent.** A failure to store dead letters raises :class:`SinkError`; an aborted
-  multipart upload is cleaned up.
-* **No customer data in logs.** Only counts, file names and origins are logged; item contents go
-  to the dead-letter file alone (which is customer data and lives in the customer's account).
-
-Replaying: fix the lines (or not: throttling never ends here, only what DynamoDB cannot accept),
-then :func:`replay_dead_letters` feeds them to a :class:`~ddbmigrate.sink.TableWriter`. Puts are
-full-item overwrites, so replaying twice is harmless.
+One JSON-lines file per writer, local or under ``s3://``, stored with the job's own account (never
+a role assumed for the target). Lines are buffered and flushed on close (S3: one ``PutObject``, or
+a multipart upload past ``buffer_bytes``); a writer that received nothing writes nothing, and a
+failure to store raises :class:`SinkError` — never silent. Item contents go to the file alone,
+never to logs. :func:`replay_dead_letters` feeds fixed lines to a writer; puts are full-item
+overwrites, so replaying twice is harmless. The line format: docs/sink.md, "Dead letters".
 """
 
 from __future__ import annotations

@@ -1,26 +1,11 @@
 """The one DynamoDB layer the reader, the sink, verify, export and the CLI share.
 
-It owns four facts that used to be written once per caller:
-
-* :func:`dynamodb_client` — how a DynamoDB client is built for an :class:`~ddbmigrate.accounts.Account`;
-* :func:`classify` — which failures a later attempt may get past (the table below);
-* :class:`RetryPolicy` — how often and how patiently a request is retried;
-* :func:`describe_table` — DescribeTable as one :class:`TableDescription`, one error for a missing table.
-
-=================  ===================================================  ==========================
-class              errors                                               retried?
-=================  ===================================================  ==========================
-``THROTTLED``      ProvisionedThroughputExceededException,              yes (the sink gives the
-                   ThrottlingException, RequestLimitExceeded, …         units back)
-``SERVER``         any HTTP 5xx, TransactionConflictException           yes (it may have happened)
-``CONNECTION``     refused/closed/reset connections, timeouts,          yes (it may have happened)
-                   truncated or corrupt responses
-``INVALID``        ValidationException, client-side parameter checks    no: the request is at fault
-``FATAL``          anything else (no table, access denied…)             no: stop
-=================  ===================================================  ==========================
-
-Callers that retry themselves (the scan reader, the sink) switch botocore's retries off, so that
-every wait goes through their injected ``sleep`` and is counted; the long story is in ``docs/sink.md``.
+It owns four facts that used to be written once per caller: how a client is built
+(:func:`dynamodb_client`), which failures a later attempt may get past (:func:`classify`: throttled,
+server and connection failures are retried; invalid requests and everything else are not), how
+patiently to retry (:class:`RetryPolicy`) and what DescribeTable says (:func:`describe_table`).
+Callers that retry themselves switch botocore's retries off so every wait is injected and counted.
+The classification table: docs/sink.md, "Retries".
 """
 
 from __future__ import annotations

@@ -1,29 +1,12 @@
 """A capacity-unit token bucket with an injected clock: the rate control of readers and writers.
 
-Why a bucket that can go into debt: a writer only learns what a batch really cost from the
-``ConsumedCapacity`` DynamoDB returns. It takes its *estimate* before sending
-(:meth:`TokenBucket.acquire`) and settles the difference afterwards (:meth:`TokenBucket.settle`):
-an under-estimate leaves the bucket negative and the next ``acquire`` waits until the debt is
-repaid; units that were never consumed (a throttled batch, unprocessed items) are given back.
-
-The guarantee, and how ``burst`` sets it. Tokens never exceed ``burst`` and an ``acquire`` only
-proceeds once the bucket holds ``min(units, burst)``, so over *any* window of ``W`` seconds the
-units taken are at most::
-
-    rate × W + max(burst, largest single request)        (+ any under-estimate settled later)
-
-The project's promise is "never above 1.05 × the budget in any 5-second window", i.e. an excess of
-at most 0.25 s of rate. ``burst`` therefore defaults to :data:`DEFAULT_BURST_SECONDS` (0.2 s) of
-rate, leaving a margin for network jitter — and callers that batch (the sink) keep one request's
-units at or under :attr:`TokenBucket.burst` so that the largest request does not widen the bound.
-(The first version banked one full second, which allows 1.2 × the budget in a 5-second window.)
-A small burst costs no throughput as long as one request's round trip is shorter than the time
-the bucket takes to refill a request's worth (``units / rate``); at very low rates that holds
-trivially, at high rates ``burst`` is hundreds of units.
-
-The bucket starts with a tenth of a second banked rather than full, so a fleet of tasks starting
-together does not overshoot the table's budget in its first window. Clock and sleep are injected
-so that tests never sleep.
+The bucket can go into debt because a caller learns a request's real cost only from the
+``ConsumedCapacity`` DynamoDB returns: it takes an estimate with :meth:`~TokenBucket.acquire` and
+settles the difference with :meth:`~TokenBucket.settle`. Over any ``W`` seconds it hands out at most
+``rate × W + max(burst, largest request)``; with ``burst`` at :data:`DEFAULT_BURST_SECONDS`
+(0.2 s of rate) that keeps the promise "never above 1.05 × the budget in any 5-second window".
+It starts with 0.1 s banked so tasks starting together do not overshoot. Why these numbers:
+docs/sink.md, "Rate control" and "Rate limiter: burst and start".
 """
 
 from __future__ import annotations

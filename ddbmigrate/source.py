@@ -1,30 +1,13 @@
 """The parallel segmented Scan reader: every item of a live table, at a bounded read rate.
 
-Used by ``verify`` (threads) and by the table-copy job (one Spark partition per segment), so the
-per-segment function :func:`scan_segment` is self-contained: it takes a picklable
-:class:`~ddbmigrate.accounts.Account` and builds its own client wherever it runs.
-
-Operational behaviour, per segment:
-
-* **Rate.** With ``read_units_per_second`` set, a :class:`~ddbmigrate.ratelimit.TokenBucket`
-  paces the pages. Each page takes its *estimated* cost before it is requested (the previous
-  page's cost) and settles against the ``ConsumedCapacity`` DynamoDB returns
-  (``ReturnConsumedCapacity="TOTAL"``), so over any window the segment reads at most
-  ``rate × window + burst`` units (burst = one second of rate). To keep one page from
-  overshooting — an unlimited Scan page is up to 1 MB, 128 RCU — the page ``Limit`` is sized to
-  about one burst of the bucket (and at least one 4 KB read, the smallest unit DynamoDB bills)
-  from the size of the items read so far; the first page reads one item. An explicit
-  ``page_limit`` overrides this.
-* **Retries.** What :func:`ddbmigrate.dynamodb.classify` calls retryable (throttling, 5xx, dropped
-  or timed-out connections) is retried with the :class:`~ddbmigrate.dynamodb.RetryPolicy`'s
-  full-jitter backoff, at most :data:`SCAN_RETRY_POLICY` ``.max_retries`` times per page (so 10
-  attempts); then :class:`~ddbmigrate.errors.SourceError`. botocore's own retries are off for this
-  client so that all waiting goes through the injected ``sleep`` and is counted. A missing table
-  or denied access fails at once.
-* **No duplicates, no gaps.** A retried page is requested again from the same
-  ``ExclusiveStartKey``; items are yielded only from successful pages, in order.
-* **Consistency.** ``consistent=True`` uses strongly consistent reads (twice the RCU). A Scan of a
-  live table is not a snapshot: items written during the scan may or may not be seen.
+:func:`scan_segment` is self-contained (a picklable :class:`~ddbmigrate.accounts.Account`, its own
+client) so the same code runs in verify's threads and in the table copy's Spark partitions. Per
+segment: pages are paced by a token bucket settled against the reported ``ConsumedCapacity``, with
+the page ``Limit`` sized to about one burst; throttles, 5xx and dropped connections are retried
+with full-jitter backoff (:data:`SCAN_RETRY_POLICY`, botocore's retries off), then
+:class:`~ddbmigrate.errors.SourceError`; a retried page restarts from the same
+``ExclusiveStartKey``, so there are no duplicates or gaps. A live Scan is not a snapshot.
+See docs/copy.md, "Reading the source".
 """
 
 from __future__ import annotations

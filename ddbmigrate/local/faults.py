@@ -1,44 +1,10 @@
 """A loopback fault proxy in front of DynamoDB Local: throttling, partial batches, 5xx, drops, a WCU cap.
 
 DynamoDB Local never throttles, never returns ``UnprocessedItems`` and never drops a connection;
-real DynamoDB does all three. :class:`FaultProxy` sits between a client and DynamoDB Local over
-real HTTP and makes it misbehave like the service, at set rates, so that the sink's retry and
-rate logic are tested against the wire, not against mocks::
-
-    with FaultProxy(stack.target_dynamodb, throttle_rate=0.1, unprocessed_rate=0.1,
-                    error_5xx_rate=0.02, drop_rate=0.01, seed=7) as proxy:
-        client = Account(profile="target", endpoint_url=proxy.endpoint).client("dynamodb")
-
-Which requests: faults apply to the operations in ``operations`` (default: the write operations
-BatchWriteItem, PutItem, DeleteItem, UpdateItem); every other request (DescribeTable, Scan…) is
-relayed untouched. For each faulted request one draw decides, with the given rates as shares of
-requests:
-
-* ``drop_rate`` — the connection is closed without an answer (the client sees a reset).
-  ``drop_mode`` says when: ``"before"`` forwarding (nothing written), ``"after"`` forwarding (the
-  write *happened* but the client cannot know — its retry re-sends items already written, which
-  must be harmless), or ``"both"`` (each drop picks one at random; the default).
-* ``throttle_rate`` — HTTP 400 ``ProvisionedThroughputExceededException`` in DynamoDB's exact
-  JSON error shape; nothing forwarded.
-* ``error_5xx_rate`` — HTTP 500 ``InternalServerError`` or 503 ``ServiceUnavailable`` (alternately);
-  nothing forwarded.
-* ``unprocessed_rate`` (a separate draw, BatchWriteItem with ≥ 2 requests) — a random non-empty
-  proper subset of the requests is forwarded and really written; the rest come back in
-  ``UnprocessedItems``, exactly as DynamoDB answers a partly throttled batch.
-
-``provisioned_wcu`` enforces a write budget, simply and strictly: at most that many WCU per
-clock second (no burst capacity, no carry-over — stricter than DynamoDB, which banks up to 300
-seconds of unused capacity). A put costs one WCU per started KB of the item
-(:func:`ddbmigrate.values.item_size`); a delete or update is counted as 1 WCU (the proxy does not
-read the old item). A batch is accepted request by request while the second's budget lasts; the
-rest come back as ``UnprocessedItems``, and a batch of which nothing fits gets
-``ProvisionedThroughputExceededException`` — DynamoDB's behaviour. An item larger than the whole
-per-second budget is let through only into an empty second. Forwarded writes are recorded per
-second whether or not a budget is set: :meth:`FaultProxy.consumed_timeline` is what the table
-really absorbed, including writes whose answer was then dropped.
-
-Responses the proxy builds or edits carry a fresh ``x-amz-crc32`` (botocore checks it for
-DynamoDB). The proxy listens on 127.0.0.1 on a free port; ``stop`` closes every open connection.
+real DynamoDB does all three. :class:`FaultProxy` makes it misbehave over real HTTP at set rates,
+so the sink's retry and rate logic are tested against the wire, not mocks, and
+:meth:`FaultProxy.consumed_timeline` records what the table really absorbed. Which requests, the
+fault kinds and the WCU cap: docs/sink.md, "Testing against faults".
 """
 
 from __future__ import annotations

@@ -1,25 +1,12 @@
 """Python's cyclic garbage collector, tuned for the length of one writing task.
 
-A writing task allocates a few hundred container objects per item (the parsed export line, the
-wire item, the request) and frees nearly all of them by reference counting: items are trees, not
-cycles. Meanwhile the worker holds a couple of hundred thousand long-lived objects — botocore's
-service models, pyspark, our own modules. With the default thresholds (700, 10, 10) the
-collector ran a *full* collection every ~700 items, each one walking all of those long-lived
-objects: measured in one writing task against DynamoDB Local, 180–190 µs of every item's CPU
-(the collecting thread's CPU time; 280–330 µs of wall time), about a third of the task's, with
-23–28 full collections per 20,000 items.
-
-:func:`collector_for_streaming` therefore, for the length of the task only:
-
-* **freezes** what is alive when the task starts (``gc.freeze``), after one collection so that
-  no garbage is frozen with it: the collector no longer walks the long-lived objects at all;
-* raises the youngest generation's threshold, so that a collection runs every few thousand
-  allocations rather than every 700 (each one still finds every cycle made meanwhile).
-
-Cycles are still collected during the task; what is frozen becomes collectable again at its end.
-Everything is restored afterwards, because Spark reuses its Python workers for later tasks and
-a caller may run a task in its own process (the tests, a library user). Blocks may nest or
-overlap on several threads: the first to enter tunes, the last to leave restores.
+A writing task frees nearly all of its per-item objects by reference counting (items are trees,
+not cycles), yet with the default thresholds the collector kept walking the worker's long-lived
+objects and cost about a third of the task's CPU. :func:`collector_for_streaming` freezes what is
+alive at the task's start and collects the youngest generation less often; cycles are still
+collected, and everything is restored when the last nested block leaves, because Spark reuses its
+Python workers. Details: docs/sink.md, "Garbage collection during a task"; measurements:
+bench/README.md, "Measurements behind design choices".
 """
 
 from __future__ import annotations

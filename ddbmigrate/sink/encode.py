@@ -1,21 +1,11 @@
 """BatchWriteItem bodies built with ``json.dumps`` instead of botocore's shape walk — the same bytes.
 
-botocore serialises a request by walking DynamoDB's service model for every attribute value of
-every item; for the sample items that is about 180 µs of CPU per item, more than reading and
-validating the item took. The DynamoDB JSON protocol's body is plain JSON whose attribute values
-are DynamoDB JSON (binaries as base64), so :func:`batch_write_body` builds it directly, in the
-order and spelling botocore uses (the tests compare the bytes).
-
-The body reaches botocore through two of its documented client events, registered by
-:func:`use_prebuilt_bodies`:
-
-* ``before-parameter-build``: the body is taken out of the call's parameters (where the writer put
-  it as :data:`BODY_PARAM`) into the request context, and botocore is left one request per table
-  to serialise (the table names stay: endpoint rules read them);
-* ``before-call``: the body replaces botocore's, before the request is signed and sent.
-
-Everything else — endpoint, signing, retries, parsing the answer and its ``UnprocessedItems`` —
-is botocore's own. A call without :data:`BODY_PARAM` is untouched.
+botocore's per-value walk over the service model cost more CPU per item than reading and validating
+the item (bench/README.md, "Measurements behind design choices"), and the DynamoDB JSON protocol's
+body is plain JSON, so :func:`batch_write_body` builds it directly, in botocore's order and
+spelling (the tests compare the bytes). :func:`use_prebuilt_bodies` hands it to botocore through
+its ``before-parameter-build`` and ``before-call`` events; endpoint, signing, retries and parsing
+stay botocore's, and a call without :data:`BODY_PARAM` is untouched. See docs/sink.md, "Batching".
 """
 
 from __future__ import annotations

@@ -1,24 +1,9 @@
 """The sink's options: one frozen value, built directly or from Glue's DynamoDB connection options.
 
-Glue's documented sink options (``connection_type="dynamodb"``) and how they map here:
-
-==================================  ======================  ============================================
-Glue option                         field                   default / rule
-==================================  ======================  ============================================
-``dynamodb.output.tableName``       ``table``               required; a table name or a table ARN
-``dynamodb.throughput.write.percent`` ``write_percent``     0.5, from 0.1 to 1.5
-``dynamodb.output.numParallelTasks`` ``parallel_tasks``     min(partitions, slots)
-``dynamodb.output.retry``           ``max_retries``         10 (here: retries *without progress*)
-``dynamodb.sts.roleArn``            ``target.role_arn``     none (the job's own credentials)
-``dynamodb.sts.roleSessionName``    ``target.session_name`` ``glue-dynamodb-write-sts-session``
-``dynamodb.region``                 ``target.region``       the account's region (``dynamodb.sts.region``
-                                                            is accepted as the same thing)
-==================================  ======================  ============================================
-
-Options Glue does not have (dead-letter location, an absolute capacity for on-demand tables,
-backoff bounds, batch limits) are keyword arguments of :meth:`SinkOptions.from_glue_options`.
-Option names are matched case-insensitively (Glue scripts in the wild write
-``dynamodb.output.numparalleltasks``); an unknown name is an error, not a silent no-op.
+Glue scripts' ``connection_options`` work unchanged: names are matched case-insensitively, and an
+unknown name is an error, not a silent no-op. Settings Glue has no option for (dead-letter
+location, absolute capacity, backoff bounds, batch limits) are keyword arguments of
+:meth:`SinkOptions.from_glue_options`. The option table is in docs/sink.md, "Options".
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """Several writers per task, each on its own thread, so requests are in flight while the task reads on.
 
-A Spark task is one Python process that alternates between CPU work (reading, validating and
-mapping items, serialising requests) and waiting for ``BatchWriteItem``. With one
-:class:`~ddbmigrate.sink.writer.TableWriter` the task waits out every request, and a job of N
-tasks never has more than N requests in flight: on Glue that is as many as the job has cores,
-whatever DynamoDB could take. A pool of ``count`` writers keeps up to ``count`` requests per task
-in flight; the waiting releases the GIL, so the task's reading goes on meanwhile.
-
-What does not change:
-
-* **Per-key order.** Items are routed by a stable hash of their primary key, so every write of
-  one key goes through the same writer, in the order the task saw them (later writes still win).
-* **The task's budget.** The writers share one token bucket at the task's rate; the pool never
-  writes faster than one writer would be allowed to.
-* **Reconciliation.** Each writer counts what it received; :meth:`WriterPool.close` merges them.
-  A writer that gives up makes the pool raise its :class:`~ddbmigrate.errors.SinkError` at the
-  next call (or at close), after the other writers have flushed what they hold.
-
-``count=1`` is the plain writer, on the calling thread (no thread, no queue).
+With one :class:`~ddbmigrate.sink.writer.TableWriter` a task waits out every request, so a job never
+has more requests in flight than cores. A pool of ``count`` writers keeps per-key order (items are
+routed by a stable hash of their key), shares the task's one token bucket (never faster than one
+writer would be allowed) and merges the writers' counts at :meth:`WriterPool.close`; a writer that
+gives up makes the pool raise its :class:`~ddbmigrate.errors.SinkError` once the others have
+flushed. ``count=1`` is the plain writer on the calling thread. See docs/sink.md, "Writers per task".
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
 """``write_partitions``: one :class:`TableWriter` per Spark partition, counters through an accumulator.
 
-On the driver: describe the target table once (key schema, capacity), settle the number of
-parallel tasks — ``dynamodb.output.numParallelTasks``, else Glue's min(partitions, slots) with
-slots = ``spark.default.parallelism`` — and fit the input to it:
-
-* more partitions than tasks → ``coalesce`` (no shuffle; each partition's order is kept);
-* fewer → ``partitionBy`` a stable hash of the primary key, so every write of one key lands in
-  the same task, in its original relative order (later writes still win).
-
-Each task then writes at ``floor(capacity × percent) / tasks`` WCU per second with its own token
-bucket, client and dead-letter file ``<run>-part-<n>-attempt-<a>.jsonl``. The writers' counters
-come back through one accumulator (:class:`~ddbmigrate.accumulators.MergeParam`) updated inside an *action*
-(``foreachPartition``), for which Spark applies each task's update exactly once — a retried task
-attempt does not double-count. A task that gives up raises :class:`SinkError`; Spark may retry
-the task (writes are idempotent) and otherwise fails the job, and the driver re-raises the
-executor's error as the same ddbmigrate exception.
+The driver describes the target once, settles the parallel tasks (``numParallelTasks``, else
+min(partitions, slots)) and fits the input to them — ``coalesce``, or a partitioning by key hash
+so every write of one key stays in one task, in order. Each task writes at
+``floor(capacity × percent) / tasks`` WCU/s. Counters go through an accumulator updated inside an
+action, so a retried task attempt is counted once; a task that gives up raises
+:class:`SinkError`, re-raised on the driver as the same exception (writes are idempotent, so
+Spark may retry it). See docs/sink.md, "Rate control" and "Counters".
 """
 
 from __future__ import annotations

@@ -1,39 +1,13 @@
 """``TableWriter``: rate-limited, retrying, never-dropping BatchWriteItem for one task.
 
-What it does with each ``put``/``delete``, in order:
-
-1. **Validate** what DynamoDB can never accept, before spending capacity: key attributes missing,
-   of the wrong type, empty or too long; items over 400 KB. Such a request becomes a dead letter
-   with a reason naming the attribute (never its value).
-2. **Batch**: at most ``max_batch_items`` (25) requests, ``max_batch_bytes`` (16 MB), and — so that
-   a batch never runs ahead of the rate — at most one token-bucket's worth of WCU (one item is
-   always allowed). A key never appears twice in one batch: when a key repeats, the pending batch
-   is written first, so the later write lands later and wins, preserving the input's order.
-3. **Acquire** the batch's estimated WCU from the task's :class:`~ddbmigrate.ratelimit.TokenBucket`
-   (one WCU per started KB of each item, as DynamoDB charges; a delete is estimated at 1), send
-   with ``ReturnConsumedCapacity="INDEXES"`` and **settle** with what DynamoDB reports for the
-   *table* (index writes draw on the indexes' own capacity, not on the table's budget).
-4. **Retry** until every request is written or dead-lettered: ``UnprocessedItems`` are re-sent;
-   throttling (units given back), 5xx and dropped connections (units kept: they may have been
-   written) re-send the batch. Each retry waits a full-jitter exponential backoff. Progress (any
-   request accepted) resets the count; after ``max_retries`` attempts in a row *without progress*
-   the writer gives up. A ``ValidationException`` is narrowed by splitting the batch in halves
-   until the offending request is alone; it is then dead-lettered with DynamoDB's message.
-5. **Give up loudly.** When retries are exhausted or an error cannot be retried (no table, access
-   denied), every request still in hand is dead-lettered with reason ``unwritten: …`` — so that
-   ``received = written + dead_lettered`` still holds and the letters show what was in flight —
-   then :class:`~ddbmigrate.errors.SinkError` is raised and the writer refuses further work.
-   The job fails; re-running it is the recovery (writes are idempotent), replaying the
-   ``unwritten`` letters alone is not enough because the rest of the input was never read.
-
-Why botocore's own retries are off for the writer's client (:func:`writer_client`): botocore would retry
-throttles and 5xx invisibly, before our token bucket and counters see them — doubling the
-backoff, hiding throttles from the stats, and re-sending without giving units back. With retries
-at one attempt, this module is the only place a request is repeated, and its counters are the
-truth.
-
-Idempotency: puts replace whole items and deletes of absent keys are no-ops, so a request
-re-sent after a dropped connection (which may have been applied) does no harm.
+Each ``put``/``delete`` is validated before spending capacity, batched (25 requests, 16 MB, one
+bucket's worth of WCU, no key twice), paced by the task's token bucket and settled against the
+table's reported ``ConsumedCapacity``. Throttles, ``UnprocessedItems``, 5xx and dropped connections
+are retried with full-jitter backoff until ``max_retries`` attempts in a row make no progress; then
+everything in hand is dead-lettered as ``unwritten: …`` and :class:`~ddbmigrate.errors.SinkError`
+is raised, so ``received = written + dead_lettered`` always holds. botocore's own retries are off
+(:func:`writer_client`): this module is the only place a request is repeated. Puts replace whole
+items, so a re-sent request does no harm. See docs/sink.md, "Batching", "Retries", "Dead letters".
 """
 
 from __future__ import annotations
