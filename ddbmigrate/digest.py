@@ -1,17 +1,9 @@
 """Order-independent digests of DynamoDB items: what ``verify`` compares instead of the items.
 
-Two items get the same digest exactly when DynamoDB considers them equal:
-
-* attribute order and map key order do not matter (names are sorted by their UTF-8 bytes);
-* set member order does not matter (SS, NS and BS members are sorted);
-* numbers compare by value, as DynamoDB stores them (``"1.50"``, ``"1.5"`` and ``"15E-1"`` are one
-  number — :func:`ddbmigrate.values.canonical_number`);
-* everything else is exact: strings by their UTF-8 bytes, binaries byte for byte, list order, and
-  the *type* of every value (a set that became a list, or ``"1"`` that became ``1``, differs).
-
-The canonical encoding is a type-tagged, length-prefixed byte string (so no two different values
-encode alike, whatever bytes the strings hold); the digest is its SHA-256. Pure: no boto3, no
-Spark — the same functions run in verify's threads and in Spark executors.
+Two items get the same digest exactly when DynamoDB considers them equal: attribute, map-key and
+set-member order do not matter, numbers compare by value, everything else (types included) is
+exact. The digest is the SHA-256 of a type-tagged, length-prefixed encoding. Pure, so the same
+functions run in verify's threads and in Spark executors. See docs/verify.md, "What equal means".
 
 Example::
 

@@ -1,35 +1,11 @@
 """The schema of an export's items: infer it (the local crawler), check items against it, save it.
 
-The schema is the Spark schema the import job reads each data line with — written as Spark's own
-JSON form (``StructType.jsonValue()``), so generating a mapping from it needs no Spark at all and
-the job never runs an inference pass. Its shape mirrors a DynamoDB JSON line, ``{"Item": {…}}``:
-
-==================  ============================================================================
-DynamoDB value      field of the attribute's struct (the attribute is ``struct<TAG: …>``)
-==================  ============================================================================
-S, N, B             ``string`` — numbers stay text (never float/double), B stays base64 text
-BOOL, NULL          ``boolean``
-SS, NS, BS          ``array<string>``
-M                   ``struct`` of the map's members, each again an attribute struct (recursively)
-==================  ============================================================================
-
-**Typed pass-through.** What a column cannot carry losslessly is declared as a plain ``string``
-*at the attribute* (``Item.history: string``); given a string field where the JSON holds an object,
-Spark's JSON reader stores the object's raw JSON text, i.e. the DynamoDB JSON typed value
-``{"L": […]}``, which the writer parses back. That applies to any ``L``, to an attribute seen with
-several type tags across items (``S`` here, ``N`` there), and to an ``M`` that is empty in some
-item (after ApplyMapping an empty map is indistinguishable from a missing one). The reason is kept
-in the field's metadata (``ddbmigrate.passthrough``) for the humans reading the file.
-
-**Conformance.** An item read with an explicit schema silently loses whatever the schema does not
-declare (Spark yields null for a type mismatch and drops unknown fields), so the job checks each
-item with :func:`conformance_error` first and dead-letters the misfits with the reason. Schemas
-inferred from a sample of the files, or taken from a Glue crawler's catalog table, are therefore
-safe: they can only cause dead letters, never silent loss.
-
-Paths in messages and mapping rules are Glue paths: segments joined by dots, a segment holding a
-dot, a backtick or white space quoted in backticks (a backtick inside doubled) — see
-:func:`join_path` / :func:`split_path`.
+It is the Spark schema the import reads each line with, kept as Spark's own JSON so that generating
+a mapping needs no Spark and the job never runs an inference pass. What a column cannot carry
+losslessly (any L, mixed types, sometimes-empty maps) is a typed pass-through. Reading with an
+explicit schema silently loses what it does not declare, so every item is checked first with
+:func:`conformance_error` and misfits are dead-lettered: a sampled or catalog schema can cause dead
+letters, never silent loss. See docs/mapping.md, "1. The schema".
 """
 
 from __future__ import annotations
@@ -59,6 +35,7 @@ __all__ = [
     "quote_name",
     "save_schema",
     "schema_document",
+    "schema_tree",
     "split_path",
 ]
 
@@ -82,7 +59,8 @@ _TAG_TYPES: dict[str, Any] = {
     "SS": _STRING_ARRAY, "NS": _STRING_ARRAY, "BS": _STRING_ARRAY,
 }
 _EMPTY_MAP = "empty M"
-_RECRAWL = "re-run 'ddbmigrate crawl' over all files of the export (no --sample-files) and regenerate the mapping"
+_RECRAWL = ("re-run 'ddbmigrate crawl' over all files of the export (no --sample-files), then 'ddbmigrate mapping "
+            "generate'")
 
 
 # --------------------------------------------------------------------------- paths
@@ -397,8 +375,9 @@ _Tree: TypeAlias = dict[str, Any]  # name → None (pass-through) or {tag: membe
 _compiled: list[tuple[Mapping[str, Any], _Tree]] = []
 
 
-def _tree(schema: Mapping[str, Any]) -> _Tree:
-    """The schema as nested dicts for fast per-item checks (the last few schemas are cached)."""
+def schema_tree(schema: Mapping[str, Any]) -> _Tree:
+    """The schema as nested dicts for fast per-item checks: attribute name → None (a typed
+    pass-through) or {tag: the map's member tree (M) or None}. The last few schemas are cached."""
     for cached_schema, tree in _compiled:
         if cached_schema is schema:
             return tree
@@ -434,7 +413,7 @@ def conformance_error(item: Mapping[str, Any], schema: Mapping[str, Any]) -> str
     >>> conformance_error({"price": {"S": "x"}}, schema).split(";")[0]
     "attribute 'price' is S but the mapping's schema expects N"
     """
-    return _check(item, _tree(schema), ())
+    return _check(item, schema_tree(schema), ())
 
 
 def _check(values: Mapping[str, Any], tree: _Tree, prefix: tuple[str, ...]) -> str | None:

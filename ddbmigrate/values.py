@@ -1,40 +1,10 @@
 """DynamoDB attribute values: wire form ⇄ Python, DynamoDB JSON, item size and key checks.
 
-Three representations of one item, and the lossless conversions between them:
-
-=====================  ==========================================  ==============================
-DynamoDB type          wire form (low-level boto3 client)          Python form
-=====================  ==========================================  ==============================
-S                      ``{"S": "text"}``                           ``str``
-N                      ``{"N": "1.50"}`` (string, ≤ 38 digits)     ``decimal.Decimal`` (never float)
-B                      ``{"B": b"\\x00"}``                           ``bytes``
-BOOL                   ``{"BOOL": True}``                          ``bool``
-NULL                   ``{"NULL": True}``                          ``None``
-SS / NS / BS           ``{"SS": ["a"]}`` …                         ``set`` of str / Decimal / bytes
-M                      ``{"M": {name: value}}``                    ``dict``
-L                      ``{"L": [value, …]}``                        ``list``
-=====================  ==========================================  ==============================
-
-*DynamoDB JSON* (export files, ``aws dynamodb`` CLI, stream records in Lambda events) is the wire
-form with binaries as base64 strings. ``item_from_json`` parses and **validates** it, naming the
-attribute path at fault; ``item_to_json`` writes it back.
-
-We are stricter than boto3 where DynamoDB is strict: floats are refused (they lose digits), as are
-NaN/Infinity, empty sets, duplicate set members, empty attribute names and maps/lists nested
-deeper than DynamoDB allows. Conversions are built on boto3's ``TypeSerializer``/``TypeDeserializer``
-with one difference: numbers go through no ``decimal.Context`` at all. boto3 rounds through its
-38-digit context, which raises ``Underflow`` on numbers DynamoDB does store (38 digits at the
-bottom of the range, e.g. ``1.2345678901234567890123456789012345678E-130``); we keep the exact
-digits (``Decimal(text)``) and check them against DynamoDB's rules instead.
-
-The rules, as DynamoDB (checked against DynamoDB Local) enforces them:
-
-* N: ``[+-]digits[.digits][e[+-]digits]`` without spaces or underscores; at most 38 significant
-  digits; zero, or magnitude between 1E-130 and 9.9999999999999999999999999999999999999E+125.
-* Sets: non-empty, no duplicates (``1`` and ``1.0`` are the same number).
-* Nesting: at most 32 levels from the attribute to its innermost value, so an M or L may sit at
-  most 31 levels deep (``{"M": {"a": …}}`` 31 times around a scalar is the deepest item).
-* Attribute names (top-level and map keys): not empty.
+One module for the three forms of an item (wire, Python, DynamoDB JSON) so that every stage
+validates the same way. We are stricter than boto3 where DynamoDB is strict (no floats, NaN, empty
+or duplicate sets, empty names, over-deep nesting), and numbers keep their exact digits instead of
+going through boto3's 38-digit context, which refuses numbers DynamoDB stores. The conversion table
+and DynamoDB's rules, as checked against DynamoDB Local: docs/mapping.md, "Attribute values".
 """
 
 from __future__ import annotations

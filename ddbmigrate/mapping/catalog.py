@@ -1,16 +1,9 @@
 """A Glue Data Catalog table (registered by the Glue crawler in ``crawlers/``) as a schema.
 
-``glue:GetTable`` returns the table's columns with Hive type strings; a crawler over an export's
-``data/`` folder registers one column, ``item`` (catalogs lower-case column names), of type
-``struct<pk:struct<s:string>,…>``. :func:`hive_to_spark` parses such strings (``struct<…>``,
-``array<…>``, ``map<…,…>``, ``decimal(p,s)``, atomic names; field names may be backtick-quoted)
-into Spark's JSON form, and :func:`schema_from_catalog` normalises the result with
-:func:`~ddbmigrate.schema.normalize_schema` — type tags upper-cased, leaf types re-derived from
-the tags, several tags or an ``L`` turned into a typed pass-through.
-
-What a catalog cannot tell: whether a map is ever empty, and (when the crawler lower-cased nested
-names) the original case of attribute names. Items that do not fit are dead-lettered by the
-job's conformance check, never lost; a local ``crawl`` gives the exact schema.
+:func:`hive_to_spark` parses the catalog's Hive type strings and :func:`schema_from_catalog`
+normalises the result like our own crawl. A catalog cannot tell whether a map is ever empty, nor
+the original case of lower-cased names; items that do not fit are dead-lettered by the job's
+conformance check, never lost. See docs/mapping.md, "The Glue crawler … or the local crawler?".
 """
 
 from __future__ import annotations
@@ -174,11 +167,11 @@ def schema_from_columns(columns: list[dict[str, Any]], *, where: str = "catalog 
     return normalize_schema(schema, where=where)
 
 
-def parse_table_name(text: str) -> tuple[str, str]:
-    """``"DB.TABLE"`` → ``("DB", "TABLE")`` (the first dot separates)."""
+def parse_table_name(text: str, *, option: str = "--catalog") -> tuple[str, str]:
+    """``"DB.TABLE"`` → ``("DB", "TABLE")`` (the first dot separates); ``option`` names it in errors."""
     database, dot, table = text.partition(".")
     if not dot or not database or not table:
-        raise ConfigError(f"--catalog: {text!r} is not DB.TABLE")
+        raise ConfigError(f"{option}: {text!r} is not DB.TABLE")
     return database, table
 
 
@@ -193,7 +186,7 @@ def schema_from_catalog(glue_client: Any, database: str, table: str, *, catalog_
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "EntityNotFoundException":
-            raise ConfigError(f"{where} not found; run the crawler in crawlers/ first, or use --export") from None
+            raise ConfigError(f"{where} not found; run the crawler in crawlers/ or 'ddbmigrate crawl EXPORT --register {database}.{table}' first, or use --export") from None
         raise ConfigError(f"{where}: GetTable failed ({code})") from None
     columns = description.get("StorageDescriptor", {}).get("Columns", [])
     return schema_from_columns(columns, where=where)

@@ -1,50 +1,11 @@
 """Mapped rows back to DynamoDB items: the writer's half of the lossless mapping (pure).
 
-After ApplyMapping a row holds plain values at the rules' target paths. Each rule says which
-DynamoDB type its value is (the tag its source path ends in, see :mod:`ddbmigrate.mapping.rules`),
-so :func:`row_to_item` can rebuild the wire item exactly:
-
-==============  ===============================================================================
-rule's tag      value in the row → wire value
-==============  ===============================================================================
-S               ``str`` as is; another target type (the user's choice) → its text form
-N               text → the number (checked, canonical); ``Decimal``/``int`` exactly; ``float``
-                (a user's explicit ``double``/``float``) via its shortest repr
-B               base64 text (or its bytes, for a ``binary`` target) → ``bytes``
-BOOL            ``bool`` (or ``"true"``/``"false"``)
-NULL            ``True`` → ``{"NULL": True}``
-SS / NS / BS    list → a set of str / numbers / bytes (empty or duplicate members are refused)
-M               struct (dict) of typed members → M
-pass-through    DynamoDB JSON text (``{"L": […]}``) or a typed struct → the value, validated
-==============  ===============================================================================
-
-A dotted target (``address.geo.lat``) nests the value in maps (``address`` → ``geo``). A null
-(missing) value is omitted, so an M is created only around values that exist. A row that
-:func:`~ddbmigrate.mapping.spark.apply_mapping` marked with cast failures is refused with the
-target paths named: a cast that yields null would otherwise drop the attribute silently.
-
-Errors are :class:`~ddbmigrate.errors.InvalidItemError` naming the target path and rule, never
-the value: the job dead-letters the row with that reason.
-
-**Without a mapping** (``mapping=None``) a row is converted by the Spark type of each value, as
-Glue's own DynamoDB writer does (the local ``connection_type="dynamodb"`` relies on it). It is one
-function with two routes because both turn a row into a valid wire item and share the checks; the
-routes differ because only rules know the DynamoDB types, so the untyped route is lossy like Glue:
-
-==============================  =========================  ==========================================
-Spark value                     DynamoDB                   note
-==============================  =========================  ==========================================
-string                          S                          empty strings are kept
-byte/short/int/long, decimal    N                          exact digits
-float/double                    N                          shortest text that reads back as the same
-                                                           double; NaN and ±Infinity are refused
-boolean / binary                BOOL / B
-date / timestamp                S                          ISO 8601 text
-array                           L                          a null element becomes ``{"NULL": true}``;
-                                                           sets (SS/NS/BS) come back as L
-struct / map                    M                          map keys as text
-null (column or struct field)   attribute omitted          NULL attributes vanish
-==============================  =========================  ==========================================
+Each rule's source path ends in the DynamoDB tag of its value, so :func:`row_to_item` rebuilds the
+wire item exactly from a row and its mapping; dotted targets nest maps, and null values are
+omitted. A row whose cast failed is refused naming the target, so a null cast never drops an
+attribute silently; errors are :class:`~ddbmigrate.errors.InvalidItemError` naming path and rule,
+never the value. Without a mapping a row converts by its Spark types, lossy as Glue's own writer.
+Both conversion tables: docs/mapping.md, "5. From rows back to items".
 """
 
 from __future__ import annotations

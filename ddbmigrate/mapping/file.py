@@ -1,30 +1,9 @@
 """Mapping files (``mappings/<table>.json``): build, save, load and validate.
 
-The file is JSON, human-readable and diff-friendly — one rule per line, the schema indented::
-
-    {
-     "format": "ddbmigrate-mapping/1",
-     "source": {"export": "s3://…/AWSDynamoDB/01700000000000-0a1b2c3d/"},
-     "notes": [
-      "…"
-     ],
-     "mappings": [
-      ["Item.pk.S", "string", "pk", "string"],
-      ["Item.address.M.geo.M.lat.N", "string", "address.geo.lat", "string"],
-      ["Item.history", "string", "history", "string"]
-     ],
-     "schema": {…the Spark schema the job reads the export with…}
-    }
-
-``mappings`` is the plain list for Glue Studio. Glue's Python ``apply_mapping`` insists on
-*tuples* (it raises ``TypeError`` for a list), so paste it as
-``ApplyMapping.apply(frame=…, mappings=[tuple(m) for m in <pasted list>], case_sensitive=True)``,
-or print ready-made tuples with ``ddbmigrate mapping show FILE --python``.
-
-Users may edit ``mappings`` (rename a target, delete a rule to drop an attribute, nest with a
-dotted target, change a target type); :func:`load_mapping` checks the edit against the schema and
-the job honours it. ``notes`` and ``source`` are informational. ``schema`` should only change by
-regenerating.
+The file is JSON, one rule per line, so reviews and diffs stay readable; ``mappings`` is the plain
+list Glue Studio takes (as tuples). Users may edit ``mappings`` and :func:`load_mapping` checks the
+edit against the saved ``schema``, which changes only by regenerating. The format, editing and
+pasting into Glue Studio: docs/mapping.md, "The file", "Editing", "Pasting into Glue Studio".
 """
 
 from __future__ import annotations

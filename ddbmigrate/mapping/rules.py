@@ -1,22 +1,10 @@
 """ApplyMapping rules: generate them from a schema, parse and check them (pure: no Spark, no I/O).
 
-A rule is Glue's 4-tuple ``(source path, source type, target path, target type)``. Generated
-rules follow one convention that makes every value's DynamoDB type recoverable from the rule
-alone:
-
-* a source path that **ends in a type tag** maps that typed value: ``Item.price.N`` is an N,
-  ``Item.tags.SS`` a string set, ``Item.address.M.geo.M.lat.N`` an N inside the maps
-  ``address`` → ``geo`` (``Item.address.M`` on its own would be the whole map);
-* a source path that **ends at an attribute** (``Item.history``) is a *typed pass-through*: the
-  DynamoDB JSON text of the value (``{"L": […]}``), or — if the schema has a struct there — the
-  typed struct itself;
-* a **dotted target** nests: ``location.lat`` builds a struct ``location``, which the writer
-  turns back into an M.
-
-Generated: S/N/B → ``string`` (numbers stay text: nothing passes through a float; binaries stay
-base64 text), BOOL/NULL → ``boolean``, SS/NS/BS → ``array``, maps → one rule per leaf with a dotted
-target, pass-throughs → ``string``. Users may rename targets, delete rules (drops), restructure
-(any dotted target) and change target types within :data:`ALLOWED_TARGETS`.
+A rule is Glue's 4-tuple ``(source path, source type, target path, target type)``. Generated rules
+follow one convention — a source path ends in a type tag (``Item.price.N``) or at the attribute
+(a typed pass-through) — so every value's DynamoDB type is recoverable from its rule alone. Users
+may rename, drop, nest and change target types within :data:`ALLOWED_TARGETS`. The convention and
+what is generated: docs/mapping.md, "2. The rules".
 """
 
 from __future__ import annotations

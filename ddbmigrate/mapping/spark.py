@@ -1,28 +1,10 @@
 """ApplyMapping for plain Spark DataFrames, with Glue's semantics (the local Glue runtime uses it).
 
-What Glue's ``ApplyMapping`` does, as this function does it (the JVM side of Glue is not public;
-this follows its documented behaviour and the Python API in ``awsglue/transforms/apply_mapping.py``
-and ``awsglue/dynamicframe.py``):
-
-* **Project.** Each rule selects its source path; fields no rule names are dropped.
-* **Paths.** Dots separate levels; a name holding a dot, a backtick or white space is quoted in
-  backticks (``Item.`dotted.name`.S``), a backtick inside doubled. Target paths likewise.
-* **Cast.** The value is cast to the target type (:mod:`ddbmigrate.mapping.types`); ``array``,
-  ``struct`` and ``map`` keep the value's own structure (a struct whose fields share one type can
-  become a ``map``). A cast Spark cannot do is an error naming the rule.
-* **Nest.** Dotted targets build structs (``location.lat`` → ``location: struct<lat>``), in the
-  order targets first appear. A built struct is null when every value under it is null, as a
-  record without those fields has no such struct in a DynamicFrame.
-* **Case.** Glue's Python default is ``case_sensitive=False``; DynamoDB names are case-sensitive,
-  so the default here is True (pass it to Glue too). With False, a unique case-insensitive match
-  is accepted. Run Spark with ``spark.sql.caseSensitive=true`` so that ``Case`` and ``case``
-  can live side by side.
-
-Differences, on purpose: a source path missing from the DataFrame is an error (Glue yields
-nothing for it — a silent drop); two rules with one target, or a target that is both a value and
-a struct, are errors. ``check_casts=True`` adds :data:`~ddbmigrate.mapping.convert.CAST_FAILURES_COLUMN`
-listing, per row, the targets whose non-null source the cast turned into null (e.g. an N too large
-for ``decimal(10,2)``), so that the writer dead-letters the row instead of dropping the value.
+Glue's JVM side is not public, so this follows its documented behaviour and Python API: project,
+cast, nest by dotted target, drop unlisted fields; ``case_sensitive`` defaults to True because
+DynamoDB names are. It is stricter than Glue on purpose — a missing source path or colliding
+targets are errors, not silent drops — and ``check_casts=True`` marks rows whose cast turned a
+value into null, so the writer dead-letters them. See docs/mapping.md, "3. ApplyMapping semantics".
 """
 
 from __future__ import annotations

@@ -1,23 +1,9 @@
 """Glue type names as ApplyMapping's 4-tuples spell them, parsed and checked (pure: no Spark).
 
-Glue names types after its ``awsglue.gluetypes`` classes: the class name lower-cased without
-``Type`` (``StringType`` → ``string``), except ``IntegerType`` → ``int``. So an array is
-``array``, a nested record ``struct``, a map ``map``. ``decimal`` takes an optional
-``(precision, scale)``; plain ``decimal`` means Glue's default ``decimal(10,2)``. The SQL
-spellings ``integer``, ``bigint``, ``smallint`` and ``tinyint`` are accepted as aliases.
-
-=============  ======================  =============  ======================
-Glue name      Spark type              Glue name      Spark type
-=============  ======================  =============  ======================
-string         StringType              binary         BinaryType
-long           LongType                decimal(p,s)   DecimalType(p, s)
-int            IntegerType             timestamp      TimestampType
-short          ShortType               date           DateType
-byte           ByteType                array          ArrayType (kept as is)
-double         DoubleType              struct         StructType (kept as is)
-float          FloatType               map            MapType (kept as is)
-boolean        BooleanType             null           NullType
-=============  ======================  =============  ======================
+Glue names types after its ``awsglue.gluetypes`` classes (``StringType`` → ``string``, but
+``IntegerType`` → ``int``); bare ``decimal`` is Glue's ``decimal(10,2)``, and the SQL spellings
+``integer``/``bigint``/``smallint``/``tinyint`` are aliases. The name ↔ Spark type table:
+docs/mapping.md, "Glue type names".
 """
 
 from __future__ import annotations
