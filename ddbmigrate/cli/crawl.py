@@ -1,4 +1,8 @@
-"""``ddbmigrate crawl EXPORT_URI --out FILE`` — the local crawler: the export's schema, saved.
+"""``ddbmigrate crawl EXPORT_URI --out FILE [--register DB.TABLE]`` — the local crawler.
+
+``--out`` saves the export's schema; ``--register`` writes the Glue Data Catalog table a Glue
+crawler would create for the export's ``data/`` folder (:mod:`ddbmigrate.mapping.register`), in
+the catalog of the account ``--profile`` names (moto's Glue on the local stack).
 
 The schema is what the import job reads the export with (an explicit schema: no inference pass)
 and what ``ddbmigrate mapping generate --schema FILE`` turns into rules. Reading every data file
@@ -22,7 +26,7 @@ from ddbmigrate.accounts import Account
 from ddbmigrate.export import open_export
 from ddbmigrate.schema import Schema, attribute_fields, crawl, passthrough_reasons, save_schema
 
-__all__ = ["account_from", "account_options", "command", "crawl_export", "print_schema_summary"]
+__all__ = ["account_from", "account_options", "command", "crawl_export", "print_schema_summary", "register_table"]
 
 
 def account_options(label: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -83,19 +87,52 @@ def print_schema_summary(console: Console, schema: Schema, source: dict[str, Any
         console.print(f"  typed pass-through: {escape(path)} ({escape(why)})")
 
 
+def register_table(export_uri: str, account: Account, name: str) -> None:
+    """``--register DB.TABLE``: one pass over the export, then CreateTable/UpdateTable."""
+    from ddbmigrate.mapping.catalog import parse_table_name
+    from ddbmigrate.mapping.register import register_export
+
+    database, table = parse_table_name(name, option="--register")
+    s3 = account.client("s3")
+    export = open_export(export_uri, s3)
+    with Progress(TextColumn("registering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("files", total=len(export.data_files))
+        description = register_export(account.client("glue"), s3, export, database, table,
+                                      on_file=lambda _f, _n: progress.update(task, advance=1))
+    parameters = description["Parameters"]
+    Console(stderr=True).print(f"registered {escape(database)}.{escape(table)}: {parameters['recordCount']} record(s) "
+                               f"in {parameters['objectCount']} file(s) at {escape(description['StorageDescriptor']['Location'])}")
+    click.echo(f"{database}.{table}")
+
+
 @click.command("crawl")
 @click.argument("export_uri")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               help="Schema file to write (JSON), e.g. mappings/orders.schema.json.")
+@click.option("--register", "register", metavar="DB.TABLE",
+              help="Also register the export's data/ folder in this account's Glue Data Catalog, as the Glue crawler would.")
 @click.option("--sample-files", type=click.IntRange(min=1), default=None,
               help="Read only N data files (faster; may miss rare attributes — the job then dead-letters those items).")
 @account_options("bucket owner (the account that owns the export bucket)")
-def command(export_uri: str, out: Path, sample_files: int | None, **options: Any) -> None:
-    """Compute the schema of an export's items by reading its data files, and save it.
+def command(export_uri: str, out: Path | None, register: str | None, sample_files: int | None, **options: Any) -> None:
+    """Compute the schema of an export's items by reading its data files, and save it (--out)
+    or register it in the Glue Data Catalog (--register DB.TABLE).
 
     EXPORT_URI is the export folder (s3://BUCKET/PREFIX/AWSDynamoDB/<ExportId>/).
     """
-    schema, source = crawl_export(export_uri, account_from(options, "bucket owner (target account)"), sample_files)
+    from ddbmigrate.errors import ConfigError
+
+    if out is None and register is None:
+        raise ConfigError("crawl: give --out FILE, --register DB.TABLE, or both")
+    account = account_from(options, "bucket owner (target account)")
+    if register is not None:
+        if sample_files:
+            raise ConfigError("crawl --register reads every data file, as the Glue crawler does; leave out --sample-files")
+        register_table(export_uri, account, register)
+        if out is None:
+            return
+    schema, source = crawl_export(export_uri, account, sample_files)
     if sample_files:
         source["sampled"] = True
     save_schema(schema, out, source=source)
