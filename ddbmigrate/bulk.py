@@ -1,42 +1,13 @@
 """The export → import pipeline behind ``jobs/export_import.py`` (and ``ddbmigrate run export-import``).
 
-Stages, and what each guarantees:
-
-1. **Locate.** The export's manifests (driver) give the data files; nothing else under the prefix
-   is read, so other exports sharing the prefix are ignored.
-2. **Read and check** (one Spark task per data file). Each file is downloaded whole, its md5 and
-   item count checked against ``manifest-files.json`` *before any of its items go further*, then
-   each line is parsed and validated (:func:`ddbmigrate.values.item_from_json`) and checked against
-   the mapping's saved schema (:func:`ddbmigrate.schema.conformance_error`). A corrupt or truncated
-   file fails the job before anything is written, with our own
-   :class:`~ddbmigrate.errors.ExportIntegrityError` naming the file (the executors hand the error
-   back as data, so Spark cannot bury it in a Java trace); a malformed line or an item that does
-   not fit the schema is dead-lettered with ``<file> line <n>`` and the reason (never the line's
-   text). Valid lines go on as JSON text.
-3. **Map.** ApplyMapping's semantics, case-sensitive; :func:`mapping_route` decides where they are
-   computed. Rules that do not cast are applied item by item in the same task that read the file
-   (the generated identity not at all), and stage 4 follows in that task too: every file is first
-   verified as in stage 2, then streamed through parsing, checks, mapping and the sink, with no
-   Spark rows in between (``--apply_mapping always`` turns this off). Otherwise (a cast) Spark parses
-   the valid lines with the mapping's explicit schema (no inference pass) and the rules are applied
-   on Spark rows. Given a ``glue_context`` (the
-   Glue script), that is ``awsglue.transforms.ApplyMapping.apply(..., case_sensitive=True)`` on a
-   DynamicFrame: real ``awsglue`` on Glue, the :mod:`ddbmigrate.gluelocal` stand-in elsewhere;
-   without one, the library's :func:`ddbmigrate.mapping.spark.apply_mapping` (what the stand-in
-   runs too).
-4. **Write.** Rows become DynamoDB items again (:func:`ddbmigrate.mapping.row_to_item`) and are
-   checked against the target table *before any write* with the sink's own validators (key
-   attributes present and of the table's types, at most 400 KB); refused items travel to the sink
-   as :class:`~ddbmigrate.sink.writer.Rejected` and are dead-lettered whole, with their reason, so
-   they can be fixed and replayed. The rest go through the rate-limited, retrying sink.
-
-Without a dead-letter location, any refused item (malformed line, schema misfit, bad key, over
-400 KB) stops the job with a :class:`~ddbmigrate.errors.ConfigError` naming the count and the first
-``<file> line <n>`` — before anything is written.
-
-Counts reconcile: ``read = written + dead-lettered``; the result says so, and the job exits
-non-zero when anything was dead-lettered or the counts do not add up. Re-running is safe: every
-write is a full-item put, so items written by an earlier, failed run are simply overwritten.
+Locate the data files through the manifests, verify each file (md5, count) before any of its items
+goes on, validate and schema-check every line, map (item by item when no rule casts, else
+ApplyMapping on Spark rows, :func:`mapping_route`), then write through the rate-limited, retrying
+sink. Whatever is refused is dead-lettered whole with ``<file> line <n>`` and its reason — or, with
+no dead-letter location, stops the job before anything is written. Counts reconcile:
+``read = written + dead-lettered``, and re-running is safe (every write is a full-item put).
+Stage by stage: docs/architecture.md, "Export → import"; the routes: docs/mapping.md, "4. In the
+import job".
 """
 
 from __future__ import annotations

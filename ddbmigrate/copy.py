@@ -1,36 +1,12 @@
 """The table → table pipeline behind ``jobs/table_copy.py`` (and ``ddbmigrate run table-copy``).
 
-No export and no S3: a parallel Scan of the source table, with the source account's credentials,
-streams into the sink writing the target table with the target account's. Items travel as
-DynamoDB attribute values end to end — never Spark rows — so nothing is inferred and nothing is
-lost (Glue's own DynamoDB reader turns sets into lists and numbers into doubles). Both accounts'
-credentials are :class:`~ddbmigrate.accounts.Account` objects that refresh an assumed role
-whenever it nears expiry, so a copy may run as long as it needs (the AWS sample this replaces
-fetched them once, which stopped it after an hour, about 140 GB).
-
-Stages, and what each guarantees:
-
-1. **Plan** (driver). Describe both tables. ``splits`` Scan segments, by default the job's task
-   slots — (workers − 1) × slots per worker (4 for G.1X, 8 for G.2X, …), read from the running
-   job's executor settings (:func:`ddbmigrate.capacity.spark_task_slots`) — so every slot scans. The sink
-   settles its parallel tasks the usual way (``--parallel_tasks``, else min(splits, slots)).
-2. **Scan** (one Spark partition per segment). Eventually consistent by default. At most
-   min(splits, tasks) segments run at once, so each gets floor(RCU × read percent) / that many
-   read units per second (on-demand sources count as 40,000 RCU, as in Glue, unless
-   ``read_capacity`` says otherwise): the whole job stays within its read budget, measured
-   from the ``ConsumedCapacity`` DynamoDB reports. Throttles, 5xx and dropped connections are
-   retried (:mod:`ddbmigrate.source`); a page is only yielded once it arrived whole.
-3. **Map** (optional). A mapping file renames, drops or nests attributes per item
-   (:class:`~ddbmigrate.mapping.items.ItemMapping`). An item that does not fit the mapping's
-   schema (an attribute the mapping does not know would be dropped) is dead-lettered with the
-   reason and its key, never silently trimmed.
-4. **Write.** The sink (:func:`ddbmigrate.sink.write_partitions`) at floor(WCU × write percent)
-   over its tasks; what can never be written is dead-lettered with its reason.
-
-Counts reconcile: ``read = written + dead-lettered``, read being the items the Scan returned. A
-Scan of a live table is not a snapshot — items written during the copy may or may not be
-included; the replication from Streams closes that gap. Re-running is safe: every write is a
-full-item put.
+No export and no S3: a parallel Scan of the source (source account's credentials, refreshed for
+as long as the copy runs) streams into the sink writing the target (the target account's). Items
+stay DynamoDB attribute values end to end — never Spark rows — so nothing is inferred or lost, as
+Glue's own DynamoDB reader would lose sets and numbers. Reads stay within floor(RCU × read
+percent), writes within floor(WCU × write percent); items that do not fit a mapping are
+dead-lettered, and ``read = written + dead-lettered``. A live Scan is not a snapshot; re-running is
+safe. See docs/copy.md, "Guarantees" and "Reading the source".
 """
 
 from __future__ import annotations

@@ -1,30 +1,10 @@
 """How long a migration run takes, what it costs in Glue, and which path fits — pure arithmetic.
 
 The write side bounds a run: the sink never spends more than ``floor(WCU × write percent)`` write
-units per second (Glue's rule, :mod:`ddbmigrate.capacity`), and an item costs one write unit per
-started kilobyte. So::
-
-    write units   = items × ceil(average item bytes / 1 KB)
-    write seconds = write units / floor(WCU × write percent)
-    read seconds  = ceil(table bytes / 4 KB) × 0.5 / floor(RCU × read percent)   (table copy only:
-                    an eventually consistent Scan costs half a read unit per 4 KB)
-    seconds       = start-up + max(write seconds, read seconds)
-    DPU-hours     = workers × DPU per worker × max(seconds, 60) / 3600   (billed per second, 1 min minimum)
-    cost          = DPU-hours × price per DPU-hour
-
-The average item size is an approximation: items just over a kilobyte boundary cost a whole extra
-unit each, so a table of mixed sizes costs somewhat more than the average suggests. The estimate
-assumes the table is the bottleneck (Glue can spend the budget), which holds for the worker counts
-we recommend; it says so when the budget per Spark task drops below one unit per second (more
-workers than the table can use).
-
-Prices: :data:`PRICE_PER_DPU_HOUR` is the Glue ETL (Spark, standard execution class) price in
-us-east-1, us-east-2 and us-west-2 at the time of writing; other regions differ (e.g. several
-European and Asian regions are higher). Pass ``price_per_dpu_hour`` for yours. DynamoDB's own
-charges (export per GB, on-demand write request units, PITR) are not included.
-
-Nothing here imports boto3: :func:`stats_from_table` and :func:`stats_from_export_summary` take
-the table description or manifest summary the caller already has.
+units per second and an item costs one unit per started kilobyte, so time follows from item count
+and size; DPU-hours and cost from the workers. The average size makes it an approximation, and
+:data:`PRICE_PER_DPU_HOUR` is a us-east-1 price (pass yours). Nothing here imports boto3. The
+formulas and their limits: docs/deploy.md, "ddbmigrate estimate".
 """
 
 from __future__ import annotations

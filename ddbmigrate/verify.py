@@ -1,26 +1,11 @@
 """Prove that the target table equals the source: counts, missing, extra and differing items.
 
-Both tables are read with the parallel Scan reader (:mod:`ddbmigrate.source`), each at most at
-``read_percent`` of its own read capacity (on-demand: 40,000 RCU, like Glue, unless
-``read_capacity`` gives an absolute figure). Every item becomes a :class:`DigestRecord` — the
-digest of its key and of the whole item (:mod:`ddbmigrate.digest`: sets unordered, numbers by
-value, everything else exact) — through one function, :func:`digest_record`, in both modes:
-
-* **local** (:func:`verify_tables`): threads. The source side's records are held in memory
-  (about 100 bytes per item), then the target is streamed against them.
-* **Spark** (:func:`verify_spark`): one partition per segment computes the records in the
-  executors; a full outer join on the key digest classifies every key.
-
-Source items may pass through a ``transform`` first — e.g. :func:`mapping_transform` for a mapping
-file that renames, drops or nests attributes — so that they are compared with what the target
-*should* hold. Keys are then the target table's key attributes.
-
-``sample`` (0 < f ≤ 1) compares a deterministic fraction of keys, chosen by key digest, so both
-sides pick the same keys on every run; both tables are still scanned in full (a Scan cannot skip
-keys), but memory and CPU shrink. Differences are reported with a few sample keys (key values
-are the only item data a report holds) and, for differing items, the attribute paths and types
-that differ (re-read with GetItem). A table written to during the verify shows those writes as
-differences: verify a quiet table, or re-run.
+Both tables are scanned in parallel (:mod:`ddbmigrate.source`), each within ``read_percent`` of its
+own read capacity, and every item becomes a :class:`DigestRecord` through one function,
+:func:`digest_record`, whether the comparison runs in threads (:func:`verify_tables`) or in Spark
+(:func:`verify_spark`). Comparing digests keeps memory small and reports free of item data (only
+keys and attribute paths). A ``transform`` (:func:`mapping_transform`) compares sources with what
+the target *should* hold; ``sample`` picks the same keys on both sides. See docs/verify.md.
 """
 
 from __future__ import annotations

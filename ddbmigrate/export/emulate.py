@@ -1,30 +1,12 @@
 """Emulate ``ExportTableToPointInTime`` where the API does not exist (DynamoDB Local).
 
-The result is an export folder with the exact layout and formats of a native export (see
-:mod:`ddbmigrate.export.layout`), so everything downstream — ``export check``, the reader, the
-crawler, the import job — runs unchanged on the local stack.
-
-How it is made, and how it differs from the real thing:
-
-* **Files.** One data file per scan segment (``data_files`` segments stand for the table's
-  partitions); a segment with no items gives an empty data file (a valid gzip of nothing), as an
-  empty partition does on AWS. Each file is gzip of ``{"Item": …}`` lines, uploaded as a one-part
-  multipart upload so its ETag has AWS's ``…-1`` shape; ``md5Checksum`` is the base64 md5 of the
-  stored bytes; ``etag`` is the ETag S3 returned.
-* **Order of writes.** ``_started`` first (proves the bucket is writable), then the data files,
-  ``manifest-files.json`` and its checksum, and ``manifest-summary.json`` with its checksum last:
-  a folder without a summary is an unfinished export, as on AWS.
-* **Consistency.** Segments are read with strongly consistent parallel ``Scan`` (paginated, each
-  segment on its own thread and client). Unlike the native export this is not a snapshot: items
-  written *during* the scan may or may not be included. ``exportTime`` defaults to the scan's start,
-  so stream replication started from it replays every such write (puts and deletes are idempotent).
-  An explicit ``export_time`` is recorded as given — the scan still reads the table as it is now.
-* **Summary.** ``billedSizeBytes`` is the sum of the items' DynamoDB sizes (what a full export
-  bills); ``tableId`` is the table's id, or — DynamoDB Local has none — a UUID derived from the
-  table ARN and creation time; ``s3SseAlgorithm`` is ``AES256`` and ``s3SseKmsKeyId`` null.
-
-Writing is not idempotent by design (each call is a new ExportId, as each native export is);
-a failed emulation leaves an unfinished folder (no summary) that readers refuse.
+It writes an export folder with the exact layout and formats of a native export
+(:mod:`ddbmigrate.export.layout`), so everything downstream — ``export check``, the reader, the
+crawler, the import — runs unchanged on the local stack. Unlike a native export it is not a
+snapshot (a consistent parallel Scan); ``exportTime`` defaults to the scan's start so stream
+replication replays every write made meanwhile. Not idempotent by design: each call is a new
+ExportId, and a failed run leaves a folder without a summary, which readers refuse.
+How it is made: docs/export.md, "On the local stack: emulation".
 """
 
 from __future__ import annotations

@@ -1,29 +1,8 @@
 """The native DynamoDB export, byte for byte: folder layout, names, manifests, checksums, lines.
 
 Pure functions only (no boto3): the reader, the emulator and the tests all build on these, so
-what we write and what we accept are defined in one place.
-
-Layout of one full export (``ExportTableToPointInTime``, ``DYNAMODB_JSON``)::
-
-    <prefix>/AWSDynamoDB/<ExportId>/_started                    empty; written first
-    <prefix>/AWSDynamoDB/<ExportId>/data/<26 base32 chars>.json.gz   one per partition, some empty
-    <prefix>/AWSDynamoDB/<ExportId>/manifest-files.json         JSON lines, one per data file
-    <prefix>/AWSDynamoDB/<ExportId>/manifest-files.checksum     md5 of manifest-files.json
-    <prefix>/AWSDynamoDB/<ExportId>/manifest-summary.json       one JSON object; written last
-    <prefix>/AWSDynamoDB/<ExportId>/manifest-summary.checksum   md5 of manifest-summary.json
-
-* ``ExportId`` is ``<14-digit epoch milliseconds>-<8 hex digits>``, e.g. ``01692350182719-6de2c037``;
-  the export ARN is ``<table ARN>/export/<ExportId>``.
-* A data file is gzip; each line is ``{"Item": {<DynamoDB JSON>}}`` followed by ``\\n``.
-* ``manifest-files.json`` lines are ``{"itemCount", "md5Checksum", "etag", "dataFileS3Key"}``:
-  ``md5Checksum`` is the base64 md5 of the object as stored (the gzip bytes); ``etag`` is the S3
-  ETag of the upload (AWS uploads in multipart, hence ``…-1``); ``dataFileS3Key`` is the full key,
-  prefix included.
-* ``manifest-summary.json`` has exactly the fields of :class:`ManifestSummary`; times are
-  ``YYYY-MM-DDTHH:MM:SS.mmmZ``.
-* The ``.checksum`` files are not documented by AWS beyond "checksum files". We write the
-  lowercase hex md5 of the manifest's bytes and, when reading, accept hex or base64 — both
-  decode to the same 16 bytes, so either form verifies the manifest.
+what we write and what we accept are defined in one place. The layout and each file's format:
+docs/export.md, "The export's layout".
 """
 
 from __future__ import annotations

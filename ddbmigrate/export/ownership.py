@@ -1,20 +1,10 @@
 """Give the bucket owner full control of an export another account wrote.
 
-When the source account's export writes into the target account's bucket, each object belongs to
-the *writer* unless the bucket enforces ownership. The bucket owner then cannot read the data (403)
-until the writer grants it: ``PutObjectAcl`` with the canned ACL ``bucket-owner-full-control`` on
-every object. That is what :func:`fix_ownership` does, run with the **writer's** credentials
-(the object owner is the only one allowed to change an object's ACL).
-
-* **Scope.** Every object under the export folder ``…/AWSDynamoDB/<ExportId>/`` — data files,
-  manifests, checksums, ``_started`` — and nothing else: the URI must be an export folder, so a
-  mistyped prefix cannot touch a whole bucket.
-* **Idempotent.** Setting the same canned ACL again changes nothing; re-running after a partial
-  failure simply finishes the job. The count is of objects whose ACL was (re)set.
-* **Buckets with ACLs disabled** (Object Ownership "Bucket owner enforced") reject ``PutObjectAcl``
-  with ``AccessControlListNotSupported``: the bucket owner already owns every object, so nothing
-  is needed — we stop at the first object and report it.
-* ``workers`` objects are updated at a time; botocore retries throttling (adaptive mode).
+Objects an export writes into another account's bucket belong to the writer unless the bucket
+enforces ownership, so :func:`fix_ownership`, run with the writer's credentials, sets
+``bucket-owner-full-control`` on every object of one export folder (never a whole prefix). It is
+idempotent: re-running after a partial failure finishes the job. See docs/export.md,
+"Cross-account ownership".
 """
 
 from __future__ import annotations

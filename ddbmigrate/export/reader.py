@@ -1,29 +1,12 @@
 """Open a native export (or an emulated one) and read it as trustworthy input.
 
-:func:`open_export` takes the export folder URI (``s3://B/P/AWSDynamoDB/<ExportId>/``), the URI
-of its ``manifest-summary.json``, or the export ARN (resolved with ``DescribeExport``). It reads
-both manifests, verifies them against their ``.checksum`` files, cross-checks the item counts,
-and refuses ION and incremental exports. The data files come from ``manifest-files.json`` — never
-from listing the prefix — so other exports, partial exports and stray objects sharing the prefix
-are ignored.
-
-**Moved exports.** An export copied elsewhere (``aws s3 sync`` to another bucket or prefix) keeps
-its manifests, whose keys still name the old place. Data files are therefore located *relative to
-the folder that was opened*: the part of ``dataFileS3Key`` after ``AWSDynamoDB/<ExportId>/`` is
-looked up under the opened folder. The summary's ``s3Bucket``/``s3Prefix`` are informational.
-
-**Integrity.** :meth:`ExportHandle.check` downloads every data file, compares its md5 with the
-manifest's ``md5Checksum``, counts and parses its lines, and raises
-:class:`~ddbmigrate.errors.ExportIntegrityError` listing every file at fault (missing, checksum,
-count, corrupt gzip, bad line). :func:`read_lines` (``verify=True``) does the same for one file
-before yielding anything. It needs only a :class:`DataFile` (picklable, with its md5 and count) and
-an S3 client, so the import opens the export once, on the driver, and ships each Spark task its
-file entries: no task reads a manifest. ETags are compared too but a difference is only a note:
-copying a file legitimately changes its ETag, not its md5.
-
-The S3 client is the bucket owner's (the target account's). A 403 on a data file usually means the
-objects still belong to the account that wrote them: the message says to run
-``ddbmigrate export fix-ownership`` (or to set Object Ownership to "bucket owner enforced").
+:func:`open_export` reads both manifests, verifies their checksums and counts, and refuses ION and
+incremental exports. Data files come from ``manifest-files.json``, never from listing the prefix,
+and are looked up relative to the folder opened (so moved exports work). Each file's md5 and count
+are checked before anything is yielded (:meth:`ExportHandle.check`, :func:`read_lines` with
+``verify=True``), raising :class:`~ddbmigrate.errors.ExportIntegrityError`. A :class:`DataFile`
+is picklable, so the driver opens the export once and tasks never read a manifest.
+See docs/export.md, "Check an export" and "For developers: the reader".
 """
 
 from __future__ import annotations

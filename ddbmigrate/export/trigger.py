@@ -1,25 +1,11 @@
 """Start the native export on AWS (``ExportTableToPointInTime``), wait for it, find its folder.
 
-What :func:`run_export` does, in order:
-
-1. ``DescribeTable`` (name or ARN) in the source account.
-2. Point-in-time recovery must be on — the native export reads PITR data, never the live table,
-   which is why it costs the table no read capacity. When it is off we stop with the fix
-   (``--enable-pitr`` or the AWS CLI command); with ``enable_pitr`` we turn it on
-   (``UpdateContinuousBackups``; PITR is billed per GB-month). An ``export_time`` must lie in the
-   restorable window and not in the future.
-3. ``ExportTableToPointInTime`` with ``ExportFormat=DYNAMODB_JSON``, ``ExportType=FULL_EXPORT`` and,
-   for a bucket in another account, ``S3BucketOwner``. A fresh ``ClientToken`` goes with the
-   request, so botocore's own retries of that request cannot start a second export (DynamoDB
-   keeps tokens 8 hours); running the command again deliberately starts a new export.
-4. With ``wait``: ``DescribeExport`` every ``poll_seconds`` (sleep and clock injected) until
-   ``COMPLETED`` — or ``FAILED``, raised with AWS's failure code and a hint.
-
-**Local fallback.** DynamoDB Local has no export API: it answers the PITR and export calls with
-``UnknownOperationException``. Only that answer — the API is absent, not denied or failing —
-makes :func:`run_export` fall back to :func:`~ddbmigrate.export.emulate.emulate_export`, and it says
-so through ``notify`` (the CLI prints it on stderr). ``emulate=True`` forces the emulation;
-``emulate=False`` turns the fallback into an error.
+:func:`run_export` checks point-in-time recovery (the export reads PITR data, never the live
+table, so it costs no read capacity), starts a ``DYNAMODB_JSON`` full export with a fresh
+``ClientToken`` — botocore's retries cannot start a second export; a second command deliberately
+does — and polls ``DescribeExport`` with an injected clock. Only DynamoDB Local's
+``UnknownOperationException`` makes it fall back to the emulation, and it says so.
+See docs/export.md, "Start an export" and "On the local stack: emulation".
 """
 
 from __future__ import annotations
