@@ -20,9 +20,12 @@ Supported, with Glue's signatures and defaults:
   ``write_from_options`` / ``getSink(...).writeFrame``: ``connection_type="dynamodb"``, see
   :mod:`ddbmigrate.gluelocal.dynamodb`. Returns an empty DynamicFrame named ``<name>_errors``
   (Glue returns the write's error records there) with the sink's stats as ``.sink_stats``.
+* ``create_dynamic_frame.from_catalog`` / ``create_dynamic_frame_from_catalog`` /
+  ``create_data_frame.from_catalog``: the table from the account's Data Catalog, read with the
+  catalog's schema (:mod:`ddbmigrate.gluelocal.catalog`); the frame is named after the table.
 * ``create_dynamic_frame_from_rdd`` / ``create_dynamic_frame.from_rdd``.
 
-Everything else that needs AWS Glue itself (the Data Catalog, JDBC connections, purge/transition,
+Everything else that needs AWS Glue itself (catalog writes, JDBC connections, purge/transition,
 streaming, transactions) raises :class:`~ddbmigrate.errors.ConfigError` naming the method.
 """
 
@@ -50,8 +53,8 @@ log = logging.getLogger("ddbmigrate.gluelocal")
 
 _UNSUPPORTED_METHODS = frozenset(
     {
-        "getSource", "getStreamingSource", "get_catalog_schema_as_spark_schema", "create_dynamic_frame_from_catalog",
-        "create_data_frame_from_catalog", "create_sample_dynamic_frame_from_catalog",
+        "getSource", "getStreamingSource", "get_catalog_schema_as_spark_schema",
+        "create_sample_dynamic_frame_from_catalog",
         "create_sample_dynamic_frame_from_options", "write_dynamic_frame_from_catalog",
         "write_data_frame_from_catalog", "write_dynamic_frame_from_jdbc_conf", "write_from_jdbc_conf",
         "extract_jdbc_conf", "purge_table", "purge_s3_path", "transition_table", "transition_s3_path",
@@ -220,6 +223,48 @@ class GlueContext(SQLContext):
         df, _name = self._read_dataframe(connection_type, connection_options or {}, format, format_options or {})
         return df
 
+    def _glue_account(self) -> Any:
+        from ddbmigrate.accounts import Account
+        from ddbmigrate.gluelocal.dynamodb import default_account
+
+        return self._account if isinstance(self._account, Account) else default_account()
+
+    def _read_catalog(
+        self, database: str | None, table_name: str | None, push_down_predicate: str,
+        additional_options: Mapping[str, Any] | None, catalog_id: str | None, kwargs: Mapping[str, Any],
+    ) -> Any:
+        from ddbmigrate.gluelocal.catalog import read_catalog_table
+
+        database = database or kwargs.get("name_space")
+        if not database or not table_name:
+            raise ConfigError("from_catalog: database and table_name are required")
+        if self._account is not None and not hasattr(self._account, "describe"):
+            glue, where = self._account.client("glue"), "the given boto3 session"
+        else:
+            account = self._glue_account()
+            glue, where = account.client("glue"), account.describe()
+        return read_catalog_table(
+            self.sparkSession, glue, self._s3_client, database, table_name, account=where,
+            additional_options=additional_options, push_down_predicate=push_down_predicate,
+            catalog_id=catalog_id, staging_dir=self._staging_dir,
+        )
+
+    def create_dynamic_frame_from_catalog(
+        self, database: str | None = None, table_name: str | None = None, redshift_tmp_dir: str = "",
+        transformation_ctx: str = "", push_down_predicate: str = "",
+        additional_options: Mapping[str, Any] | None = None, catalog_id: str | None = None, **kwargs: Any,
+    ) -> DynamicFrame:
+        """The catalog table ``database.table_name`` read with its catalog schema (module docstring)."""
+        df = self._read_catalog(database, table_name, push_down_predicate, additional_options, catalog_id, kwargs)
+        return DynamicFrame(df, self, str(table_name))
+
+    def create_data_frame_from_catalog(
+        self, database: str | None = None, table_name: str | None = None, transformation_ctx: str = "",
+        additional_options: Mapping[str, Any] | None = None, catalog_id: str | None = None, **kwargs: Any,
+    ) -> Any:
+        push_down_predicate = kwargs.pop("push_down_predicate", "")
+        return self._read_catalog(database, table_name, push_down_predicate, additional_options, catalog_id, kwargs)
+
     def create_dynamic_frame_from_rdd(
         self, data: Any, name: str, schema: Any = None, sample_ratio: float | None = None, transformation_ctx: str = ""
     ) -> DynamicFrame:
@@ -290,5 +335,10 @@ class _DataFrameReader:
             connection_type, connection_options, format, format_options, transformation_ctx, push_down_predicate, **kwargs
         )
 
-    def from_catalog(self, *args: Any, **kwargs: Any) -> Any:
-        raise unsupported("create_data_frame.from_catalog (the Glue Data Catalog)")
+    def from_catalog(
+        self, database: str | None = None, table_name: str | None = None, transformation_ctx: str = "",
+        additional_options: Mapping[str, Any] | None = None, catalog_id: str | None = None, **kwargs: Any,
+    ) -> Any:
+        return self._glue_context.create_data_frame_from_catalog(
+            database, table_name, transformation_ctx, additional_options, catalog_id, **kwargs
+        )

@@ -327,8 +327,15 @@ class DynamicFrameReader:
             transformation_ctx, push_down_predicate, **kwargs,
         )
 
-    def from_catalog(self, *args: Any, **kwargs: Any) -> DynamicFrame:
-        raise unsupported("create_dynamic_frame.from_catalog (the Glue Data Catalog)")
+    def from_catalog(
+        self, database: str | None = None, table_name: str | None = None, redshift_tmp_dir: str = "",
+        transformation_ctx: str = "", push_down_predicate: str = "", additional_options: Mapping[str, Any] | None = None,
+        catalog_id: str | None = None, **kwargs: Any,
+    ) -> DynamicFrame:
+        return self._glue_context.create_dynamic_frame_from_catalog(
+            database, table_name, redshift_tmp_dir, transformation_ctx, push_down_predicate, additional_options,
+            catalog_id, **kwargs,
+        )
 
 
 class DynamicFrameWriter:
