@@ -2,8 +2,9 @@
 
 One JSON-lines file per writer, local or under ``s3://``, stored with the job's own account (never
 a role assumed for the target). Lines are buffered and flushed on close (S3: one ``PutObject``, or
-a multipart upload past ``buffer_bytes``); a writer that received nothing writes nothing, and a
-failure to store raises :class:`SinkError` — never silent. Item contents go to the file alone,
+a multipart upload past ``buffer_bytes``); :meth:`DeadLetterWriter.sync` stores what is held now,
+for a caller about to record progress (flush, then record). A writer that received nothing writes
+nothing, and a failure to store raises :class:`SinkError` — never silent. Item contents go to the file alone,
 never to logs. :func:`replay_dead_letters` feeds fixed lines to a writer; puts are full-item
 overwrites, so replaying twice is harmless. The line format: docs/sink.md, "Dead letters".
 """
@@ -164,11 +165,29 @@ class DeadLetterWriter:
         self._client = s3_client
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
+        self._objects = 0
+        """S3 objects completed so far: the next one's number (see :meth:`_object_key`)."""
 
     @property
     def uri(self) -> str:
-        """Where this writer's file is (or will be)."""
+        """Where this writer's file is (or will be); on S3, the first of its objects."""
         return str(self._s3) if self._s3 is not None else str(self._path)
+
+    def sync(self) -> None:
+        """Make every dead letter written so far durable, before the caller records progress.
+
+        A local file is appended to and fsynced. S3 objects cannot be appended to, so what is held
+        goes up now as an object of its own: ``<name>.jsonl`` first, then ``<name>_00000001.jsonl``
+        and on (``_`` sorts after ``.``): one writer's objects never overwrite each other and list in
+        the order written, which is the order :func:`read_dead_letters` reads. Nothing held, nothing
+        written. Raises :class:`SinkError` if it cannot be stored.
+        """
+        if self._closed:
+            raise SinkError(f"dead-letter file {self.uri} is already closed")
+        if self._path is not None:
+            self._flush(final=False)
+        elif self._buffer or self._upload_id:
+            self._flush(final=True)
 
     def write(
         self,
@@ -210,11 +229,7 @@ class DeadLetterWriter:
         data = b"".join(self._buffer)
         try:
             if self._path is not None:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self._path, "ab") as out:
-                    out.write(data)
-                    out.flush()
-                    os.fsync(out.fileno())
+                self._append_local(self._path, data)
             else:
                 self._flush_s3(data, final=final)
         except SinkError:
@@ -229,17 +244,40 @@ class DeadLetterWriter:
         self._buffer.clear()
         self._buffered = 0
 
+    @staticmethod
+    def _append_local(path: Path, data: bytes) -> None:
+        """Append and fsync; a new file's folder is fsynced too (its entry is what a crash loses)."""
+        created = not path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if created:
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+
+    def _object_key(self, target: S3Uri) -> str:
+        """The key of the writer's current S3 object: ``<name>.jsonl``, then ``<name>_<n:08d>.jsonl``."""
+        if not self._objects:
+            return target.key
+        return f"{target.key.removesuffix(DEAD_LETTER_SUFFIX)}_{self._objects:08d}{DEAD_LETTER_SUFFIX}"
+
     def _flush_s3(self, data: bytes, *, final: bool) -> None:
         target = self._s3
         if target is None:  # unreachable: only called for S3 locations
             raise SinkError("not an S3 dead-letter location")
-        bucket, key = target.bucket, target.key
+        bucket, key = target.bucket, self._object_key(target)
         if final and self._upload_id is None:
             self._client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-ndjson")
+            self._objects += 1
             return
         if self._upload_id is None:
             created = self._client.create_multipart_upload(Bucket=bucket, Key=key, ContentType="application/x-ndjson")
-            self._upload_id = created["UploadId"]
+            self._upload_id, self._parts = created["UploadId"], []
         if data:
             number = len(self._parts) + 1
             part = self._client.upload_part(Bucket=bucket, Key=key, UploadId=self._upload_id, PartNumber=number, Body=data)
@@ -249,12 +287,14 @@ class DeadLetterWriter:
                 Bucket=bucket, Key=key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
             )
             self._upload_id = None
+            self._objects += 1
 
     def _abort(self) -> None:
         if self._upload_id is None or self._s3 is None:
             return
         try:
-            self._client.abort_multipart_upload(Bucket=self._s3.bucket, Key=self._s3.key, UploadId=self._upload_id)
+            self._client.abort_multipart_upload(Bucket=self._s3.bucket, Key=self._object_key(self._s3),
+                                                UploadId=self._upload_id)
         except Exception:  # best effort: the original error is what the user needs to see
             log.warning("could not abort the multipart upload of %s", self.uri)
         self._upload_id = None

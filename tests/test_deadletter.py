@@ -178,3 +178,58 @@ def test_a_letter_without_an_item_is_read_but_replay_says_where_to_fix_it(tmp_pa
     with pytest.raises(InvalidItemError, match=r"x\.jsonl line 1: nothing to replay .*malformed line.*"
                                                r"fix it at its origin, s3://b/data/f\.json\.gz line 7"):
         replay_dead_letters(str(tmp_path), Refuse())
+
+
+def _reasons(location: str, s3: Any = None) -> list[str]:
+    return [entry.record["reason"] for entry in read_dead_letters(location, s3_client=s3)]
+
+
+def test_sync_makes_a_local_file_durable_before_close(tmp_path: Path) -> None:
+    # GIVEN a writer whose buffer is far from full
+    writer = DeadLetterWriter(str(tmp_path), "w")
+    writer.write("first", origin="o1", key={"pk": {"S": "a"}}, item=None, operation="delete")
+    assert not (tmp_path / "w.jsonl").exists()  # buffered
+    # WHEN it syncs THEN the letter is on disk before close (what a kill right after would leave)
+    writer.sync()
+    assert _reasons(str(tmp_path)) == ["first"]
+    writer.sync()  # nothing held: nothing changes
+    writer.write("second", origin="o2", key={"pk": {"S": "b"}}, item=None, operation="delete")
+    writer.close()
+    assert _reasons(str(tmp_path)) == ["first", "second"]
+
+
+def test_each_s3_sync_is_its_own_object_in_order_and_none_is_overwritten(s3: Any, bucket: str) -> None:
+    location = f"s3://{bucket}/dl/"
+    writer = DeadLetterWriter(location, "replicate-shard-1", s3_client=s3)
+    writer.write("a", origin="o", key={"pk": {"S": "a"}}, item=None, operation="delete")
+    writer.sync()
+    writer.sync()  # nothing held: no empty object
+    writer.write("b", origin="o", key={"pk": {"S": "b"}}, item=None, operation="delete")
+    writer.write("c", origin="o", key={"pk": {"S": "c"}}, item=None, operation="delete")
+    writer.sync()
+    writer.write("d", origin="o", key={"pk": {"S": "d"}}, item=None, operation="delete")
+    writer.close()
+    # a neighbour writer's file sorts among them without disturbing either's order
+    with DeadLetterWriter(location, "replicate-shard-1-other", s3_client=s3) as other:
+        other.write("x", origin="o", key={"pk": {"S": "x"}}, item=None, operation="delete")
+    keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dl/")["Contents"]]
+    assert sorted(keys) == ["dl/replicate-shard-1-other.jsonl", "dl/replicate-shard-1.jsonl",
+                            "dl/replicate-shard-1_00000001.jsonl", "dl/replicate-shard-1_00000002.jsonl"]
+    mine = [r for r in _reasons(location, s3) if r != "x"]
+    assert mine == ["a", "b", "c", "d"]
+
+
+def test_s3_sync_during_a_multipart_upload_completes_it_and_the_next_object_follows(s3: Any, bucket: str) -> None:
+    big = {"pk": {"S": "k"}, "payload": {"B": b"\x07" * 300_000}}
+    location = f"s3://{bucket}/dl/"
+    writer = DeadLetterWriter(location, "big", s3_client=s3, buffer_bytes=5 * 1024 * 1024)
+    for i in range(14):  # ~5.6 MB: one part goes up mid-way
+        writer.write(f"item {i}", origin=f"line {i}", key={"pk": big["pk"]}, item=big)
+    assert writer._upload_id is not None
+    writer.sync()
+    writer.write("after", origin="line 99", key={"pk": big["pk"]}, item=None, operation="delete")
+    writer.close()
+    assert _reasons(location, s3) == [f"item {i}" for i in range(14)] + ["after"]
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    with pytest.raises(SinkError, match="already closed"):
+        writer.sync()

@@ -97,6 +97,9 @@ class RecordingWriter:
     def flush(self) -> None:
         pass
 
+    def sync(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -314,3 +317,67 @@ def test_stop_between_flush_and_checkpoint_only_replays(source, target, source_d
     store.save = original  # type: ignore[method-assign]
     again = run_replication(options)  # lease expired? no: same owner takes it back
     assert again.stats.seen == 30 and again.stats.applied == 30 and _count(target_ddb, dst) == 30
+
+
+# --------------------------------------------------------------------------- flush, then dead letters, then record
+
+
+class OrderRecordingWriter(RecordingWriter):
+    """Records the writer's steps into a journal shared with the checkpoint store."""
+
+    def __init__(self, journal: list[str]) -> None:
+        super().__init__()
+        self.journal = journal
+
+    def flush(self) -> None:
+        self.journal.append("flush")
+
+    def sync(self) -> None:
+        self.journal.append("dead letters durable")
+
+
+def test_each_batch_flushes_then_stores_its_dead_letters_then_checkpoints(tmp_path: Path) -> None:
+    # GIVEN two pages on one closed shard and a journal of the writer's and the store's steps
+    journal: list[str] = []
+    streams = FakeStreams({"a": (None, True, ["k1", "k2", "k3"])})
+    store = FileCheckpoints(tmp_path / "ck.json")
+    original = store.save
+
+    def save(checkpoint: Checkpoint, *, owner: str | None = None) -> None:
+        journal.append(f"checkpoint {checkpoint.sequence_number}{' finished' if checkpoint.finished else ''}")
+        original(checkpoint, owner=owner)
+
+    store.save = save  # type: ignore[method-assign]
+    opts = PollerOptions(stream_arn=ARN, policy=ApplyPolicy(NOW - timedelta(minutes=5)), idle_wait=0, owner="me")
+    Poller(streams, store, lambda shard: OrderRecordingWriter(journal), opts, clock=lambda: NOW.timestamp(),
+           sleep=lambda s: None).run()
+    assert journal == ["flush", "dead letters durable", "checkpoint 1002",
+                       "flush", "dead letters durable", "checkpoint 1003", "checkpoint 1003 finished"]
+
+
+def test_a_kill_at_the_checkpoint_finds_the_batch_dead_letters_already_on_disk(
+        source, target, source_ddb, target_ddb, unique_name, tmp_path) -> None:
+    # GIVEN a poison record among good ones, dead letters in a local folder
+    src, dst = _tables(source_ddb, target_ddb, unique_name)
+    for item in sample_items(5):
+        source_ddb.put_item(TableName=src, Item=item)
+    source_ddb.put_item(TableName=src, Item={"pk": {"S": "poison"}, "sk": {"N": "1"}, "blob": {"B": b"x" * 399_000}})
+
+    def mapping(item: Any) -> Any:  # the poison item passes 400 KB once mapped
+        return {("blob_" + "n" * 12_000 if name == "blob" else name): value for name, value in item.items()}
+
+    options = _options(source, src, target, dst, tmp_path, transform=mapping, dead_letter=str(tmp_path / "dl"))
+    on_disk: list[list[str]] = []
+    original = options.store.save
+
+    def save(checkpoint: Checkpoint, *, owner: str | None = None) -> None:
+        # what a SIGKILL at this instant leaves: the dead-letter file as the disk has it (the writer is still open)
+        on_disk.append([json.loads(line)["origin"] for p in sorted((tmp_path / "dl").glob("*.jsonl"))
+                        for line in p.read_text().splitlines()])
+        original(checkpoint, owner=owner)
+
+    options.store.save = save  # type: ignore[method-assign]
+    result = run_replication(options)
+    assert result.stats.dead_lettered == 1 and result.stats.applied == 5
+    # the first checkpoint saved (it covers the poison record: one batch) already had its letter on disk
+    assert on_disk and len(on_disk[0]) == 1 and re.search(r" sequence \d+$", on_disk[0][0])

@@ -7,9 +7,11 @@ How it runs:
   ``max_shards``), the batches of one shard strictly one after another, each shard under a
   :class:`~ddbmigrate.replicate.checkpoints.Lease` renewed while it runs.
 * **One batch.** GetRecords → :func:`~ddbmigrate.replicate.applier.plan_changes` →
-  :func:`~ddbmigrate.replicate.applier.apply_changes` (which flushes the writer) → checkpoint. In
-  that order: a crash between the flush and the checkpoint only replays changes already applied,
-  which full-image writes make harmless. A checkpoint is saved only while our lease holds.
+  :func:`~ddbmigrate.replicate.applier.apply_changes` (which flushes the writer) → the writer's
+  ``sync`` (its dead letters stored: fsynced, or an S3 object of their own) → checkpoint. In that
+  order: a crash before the checkpoint only replays changes already applied (full-image writes make
+  that harmless; a letter may be written twice), and a crash after it never loses a dead letter of
+  a record it covers. A checkpoint is saved only while our lease holds.
 * **Iterators.** TRIM_HORIZON without a checkpoint, AFTER_SEQUENCE_NUMBER of it otherwise (never
   AT_TIMESTAMP: changes before the cut-off are skipped by the applier). An expired iterator (they
   last 15 minutes) is replaced by a new one after the last checkpoint.
@@ -256,6 +258,7 @@ class Poller:
             records = [self._record(raw, shard.shard_id) for raw in reply.get("Records", ())]
             if records:
                 stats = apply_changes(plan_changes(records, options.policy), writer, transform=self.transform)
+                writer.sync()  # the batch's dead letters are stored before the checkpoint that covers them
                 checkpoint = replace(checkpoint, sequence_number=records[-1].sequence_number)
                 self.store.save(checkpoint, owner=lease.owner)  # only after the flush: a crash here replays
                 newest_seen = max(newest_seen, max(r.created.timestamp() for r in records))

@@ -210,6 +210,13 @@ class TableWriter:
         except _GiveUp as exc:
             self._fail(batch.requests, exc.reason)
 
+    def sync(self) -> None:
+        """Flush, then make the dead letters durable: what a caller does before it records progress
+        (a replication checkpoint), so a crash right after never loses a letter it has counted."""
+        self.flush()
+        if self._dead_letters is not None:
+            self._dead_letters.sync()
+
     def close(self) -> None:
         """Flush, close the dead-letter file, settle the counters. Idempotent."""
         if self._closed:
