@@ -121,8 +121,9 @@ def apply_changes(plan: ChangePlan, writer: Any, *, transform: Callable[[Item], 
         source = record.keys if record.operation == "REMOVE" else record.new_image or {}
         try:
             mapped = transform(source) if transform is not None else source
-        except DdbMigrateError as exc:
-            writer.reject(f"cannot apply the mapping: {exc}", origin=record.position, key=record.keys,
+        except _CONTENT_ERRORS as exc:  # this record's contents: its dead letter, not the shard's end
+            reason = str(exc) if isinstance(exc, DdbMigrateError) else type(exc).__name__  # ours name no values
+            writer.reject(f"cannot apply the mapping: {reason}", origin=record.position, key=record.keys,
                           item=record.new_image)
             continue
         if record.operation == "REMOVE":
@@ -144,6 +145,11 @@ def apply_changes(plan: ChangePlan, writer: Any, *, transform: Callable[[Item], 
     stats.consumed_wcu = writer.stats.consumed_wcu - before[2]
     stats.newest_applied = newest if written else 0.0
     return stats
+
+
+_CONTENT_ERRORS = (DdbMigrateError, ValueError, ArithmeticError, RecursionError)
+"""What a mapping raises because of one item's values (our refusals, a bad number or text, nesting
+too deep); anything else (TypeError, KeyError, AttributeError…) is a bug and stops the run."""
 
 
 def _identity(keys: Item) -> tuple[Any, ...]:
