@@ -64,6 +64,10 @@ class Account:
     role_arn: str | None = None
     external_id: str | None = None
     session_name: str = "ddbmigrate"
+    access_key_id: str | None = field(default=None, repr=False)
+    """Explicit credentials (as Glue's ``dynamodb.awsAccessKeyId`` passes them); else the profile's chain."""
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
     label: str = field(default="account", compare=False)
     option_prefix: str | None = field(default=None, compare=False)
 
@@ -100,7 +104,9 @@ class Account:
     def session(self) -> boto3.Session:
         """A new boto3 session for this account (assumed-role credentials refresh themselves)."""
         try:
-            base = boto3.Session(profile_name=self.profile, region_name=self.region)
+            base = boto3.Session(profile_name=self.profile, region_name=self.region,
+                                 aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key,
+                                 aws_session_token=self.session_token)
         except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
             raise ConfigError(
                 f"{self.label}: cannot use AWS profile {self.profile!r} ({exc}). "
@@ -151,6 +157,8 @@ class Account:
     def describe(self) -> str:
         """Human summary for logs (never credentials)."""
         parts = [f"profile={self.profile}" if self.profile else "default credentials"]
+        if self.access_key_id:
+            parts.append("explicit credentials")
         if self.region:
             parts.append(f"region={self.region}")
         if self.role_arn:

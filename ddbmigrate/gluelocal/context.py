@@ -165,7 +165,9 @@ class GlueContext(SQLContext):
         format_options: Mapping[str, Any],
     ) -> tuple[Any, str]:
         if connection_type == "dynamodb":
-            raise unsupported("create_dynamic_frame.from_options(connection_type='dynamodb')")
+            if format:
+                raise ConfigError(f"format {format!r} does not apply to connection_type 'dynamodb'; leave it out")
+            return self._read_dynamodb(connection_options)
         if connection_type != "s3":
             raise ConfigError(
                 f"connection_type {connection_type!r} is not supported by the local Glue runtime; "
@@ -203,6 +205,22 @@ class GlueContext(SQLContext):
             if problem is None:
                 raise
             raise ConfigError(f"{problem}; fix or remove the file (the local runtime reads JSON strictly)") from None
+
+    def _read_dynamodb(self, connection_options: Mapping[str, Any]) -> tuple[Any, str]:
+        from dataclasses import replace
+
+        from ddbmigrate.gluelocal.dynamodb_source import ScanSourceOptions, read_table
+        from ddbmigrate.gluelocal.endpoints import resolve_account
+
+        if any(str(name).lower().startswith("dynamodb.export") for name in connection_options):
+            raise unsupported("the DynamoDB export connector (dynamodb.export)")
+        options = ScanSourceOptions.from_glue_options(connection_options)
+        account = resolve_account(self._glue_account(), region=options.region, role_arn=options.role_arn,
+                                  table_arn=options.table)
+        account = replace(account, region=options.region or account.region, role_arn=options.role_arn or account.role_arn,
+                          session_name=options.session_name if options.role_arn else account.session_name,
+                          label="DynamoDB source")
+        return read_table(self.sparkSession, options, account)
 
     def create_dynamic_frame_from_options(
         self, connection_type: str, connection_options: Mapping[str, Any] | None = None,

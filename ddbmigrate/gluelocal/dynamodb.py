@@ -71,15 +71,22 @@ def write_frame(
 ) -> SinkStats:
     """Write ``df`` to the table the Glue options name through the sink; return its stats.
 
-    ``target`` is the account to write with (default: :func:`default_account`); the options'
-    ``dynamodb.sts.roleArn``/``dynamodb.region`` apply on top of it. Without ``dead_letter`` an item
+    ``target`` is the account to write with (default: :func:`default_account`), or the profile
+    the options name locally (:mod:`.endpoints`); the options' role, region and explicit
+    credentials apply on top of it. Without ``dead_letter`` an item
     DynamoDB can never accept fails the write at once (Glue's behaviour); with it, such items are
     recorded there and the write raises :class:`SinkError` after everything else is written.
     """
+    from ddbmigrate.gluelocal.endpoints import resolve_account
     from ddbmigrate.sink import SinkOptions, write_partitions
+    from ddbmigrate.sink.options import GLUE_SINK_OPTIONS
 
-    options = SinkOptions.from_glue_options(dict(connection_options), target=target or default_account(),
-                                            dead_letter=dead_letter)
+    given = {GLUE_SINK_OPTIONS.get(str(k).lower(), k): str(v) for k, v in connection_options.items()}
+    table = given.get("dynamodb.output.tableName", "")
+    base = resolve_account(target or default_account(), role_arn=given.get("dynamodb.sts.roleArn"),
+                           table_arn=table if table.startswith("arn:") else None,
+                           region=given.get("dynamodb.region") or given.get("dynamodb.sts.region"))
+    options = SinkOptions.from_glue_options(dict(connection_options), target=base, dead_letter=dead_letter)
     label = name or "frame"
     stats = write_partitions(df.rdd.mapPartitionsWithIndex(rows_to_items(label)), options)
     log.info("DynamoDB write of %s to %s: %s", label, options.table, stats.summary())

@@ -50,6 +50,9 @@ GLUE_SINK_OPTIONS: Mapping[str, str] = {
     "dynamodb.sts.rolesessionname": "dynamodb.sts.roleSessionName",
     "dynamodb.region": "dynamodb.region",
     "dynamodb.sts.region": "dynamodb.sts.region",
+    "dynamodb.awsaccesskeyid": "dynamodb.awsAccessKeyId",
+    "dynamodb.awssecretaccesskey": "dynamodb.awsSecretAccessKey",
+    "dynamodb.awssessiontoken": "dynamodb.awsSessionToken",
 }
 """Lower-cased name → Glue's spelling, for every Glue option the sink understands."""
 
@@ -202,6 +205,12 @@ class SinkOptions:
             changes["session_name"] = session_name
         if region:
             changes["region"] = region
+        key_id, secret = _text(given.get("dynamodb.awsAccessKeyId")), _text(given.get("dynamodb.awsSecretAccessKey"))
+        if bool(key_id) != bool(secret):
+            raise ConfigError("dynamodb.awsAccessKeyId and dynamodb.awsSecretAccessKey go together; give both or neither")
+        if key_id:
+            changes.update(access_key_id=key_id, secret_access_key=secret,
+                           session_token=_text(given.get("dynamodb.awsSessionToken")))
         kwargs: dict[str, Any] = dict(extra)
         percent = _text(given.get("dynamodb.throughput.write.percent"))
         if percent is not None:
