@@ -3,9 +3,10 @@
 It is the Spark schema the import reads each line with, kept as Spark's own JSON so that generating
 a mapping needs no Spark and the job never runs an inference pass. What a column cannot carry
 losslessly (any L, mixed types, sometimes-empty maps) is a typed pass-through. Reading with an
-explicit schema silently loses what it does not declare, so every item is checked first with
-:func:`conformance_error` and misfits are dead-lettered: a sampled or catalog schema can cause dead
-letters, never silent loss. See docs/mapping.md, "1. The schema".
+explicit schema silently loses what it does not declare, so on the ApplyMapping route every item is
+checked first with :func:`conformance_error` and misfits are dead-lettered: a sampled or catalog
+schema can cause dead letters, never silent loss. The item-by-item routes carry such drift instead
+(:mod:`ddbmigrate.drift`). See docs/mapping.md, "1. The schema" and "Schema drift".
 """
 
 from __future__ import annotations
@@ -404,7 +405,7 @@ _MISSING: Any = object()
 def conformance_error(item: Mapping[str, Any], schema: Mapping[str, Any]) -> str | None:
     """Why ``item`` would lose data when read with ``schema`` — or None if it fits.
 
-    Pure and cheap (the job calls it for every item). The reason names the attribute path and the
+    Pure and cheap (the ApplyMapping route calls it for every item). The reason names the attribute path and the
     tags, never values: an attribute the schema does not know, a tag the schema does not expect
     for it, or an empty M where the schema has the map's members as columns. Attributes of the
     schema missing from the item are fine (DynamoDB items are sparse).
