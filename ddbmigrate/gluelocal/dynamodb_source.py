@@ -181,8 +181,8 @@ def items_to_dataframe(spark: Any, items: Any) -> Any:
     return spark.createDataFrame(rows, schema, verifySchema=False)
 
 
-def read_table(spark: Any, options: ScanSourceOptions, account: Account) -> Any:
-    """Scan the table in ``options.splits`` segments at its read budget; the typed DataFrame."""
+def read_table(spark: Any, options: ScanSourceOptions, account: Account) -> tuple[Any, str]:
+    """Scan the table in ``options.splits`` segments at its read budget; (typed DataFrame, table name)."""
     from ddbmigrate.dynamodb import describe_table
     from ddbmigrate.source import scan_segment
 
