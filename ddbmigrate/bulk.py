@@ -1,8 +1,9 @@
 """The export → import pipeline behind ``jobs/export_import.py`` (and ``ddbmigrate run export-import``).
 
 Locate the data files through the manifests, verify each file (md5, count) before any of its items
-goes on, validate and schema-check every line, map (item by item when no rule casts, else
-ApplyMapping on Spark rows, :func:`mapping_route`), then write through the rate-limited, retrying
+goes on, validate every line, map (item by item when no rule casts, carrying schema drift —
+:mod:`ddbmigrate.drift`; else ApplyMapping on Spark rows, which refuses items that do not fit the
+saved schema, :func:`mapping_route`), then write through the rate-limited, retrying
 sink. Whatever is refused is dead-lettered whole with ``<file> line <n>`` and its reason — or, with
 no dead-letter location, stops the job before anything is written. Counts reconcile:
 ``read = written + dead-lettered``, and re-running is safe (every write is a full-item put).
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT
+from ddbmigrate.drift import DriftCounts
 from ddbmigrate.errors import ConfigError, DdbMigrateError, ExportError
 from ddbmigrate.jobargs import APPLY_MAPPING_CHOICES, EXPORT_IMPORT, account_of
 from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES
@@ -102,6 +104,8 @@ class PipelineResult:
     stages: dict[str, int] = field(default_factory=dict)
     mapping_route: str = ""
     """How the mapping was applied (:func:`mapping_route`); empty where no mapping file is involved."""
+    drift: DriftCounts = field(default_factory=DriftCounts)
+    """Schema drift carried item by item (new attributes, new types), by name."""
 
     @property
     def reconciles(self) -> bool:
@@ -120,6 +124,9 @@ class PipelineResult:
         ]
         if self.mapping_route:
             lines.append(f"mapping applied: {self.mapping_route} (see docs/mapping.md, 'In the import job')")
+        drift = self.drift.summary()
+        if drift:
+            lines.append(drift)
         if self.dead_lettered:
             lines.append(f"dead letters: {self.dead_letter_location} (fix the items and replay them; see docs/sink.md)")
         return lines
@@ -137,7 +144,7 @@ class DataFileTask:
     account: Account
     """Who reads the export bucket: the job's own account (on Glue, the job's role)."""
     schema: dict[str, Any]
-    """The mapping's saved schema; each item is checked against it."""
+    """The mapping's saved schema: drift is found (item by item) or refused (ApplyMapping) against it."""
 
     def lines(self) -> Iterator[tuple[int, str]]:
         """The file's numbered lines, verified (md5, count) before the first: one GET."""
@@ -146,9 +153,14 @@ class DataFileTask:
         return read_lines(self.account.client("s3"), self.data_file, verify=True)
 
 
-def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> tuple[JsonItem, dict[str, Any]] | str:
+_MISFIT = ("the ApplyMapping route (a cast in the mapping, or --apply_mapping always) needs every item to fit the "
+           "mapping's schema: ")
+
+
+def _parse_line(line: str, origin: str, schema: dict[str, Any] | None) -> tuple[JsonItem, dict[str, Any]] | str:
     """One export line → ``(validated item with its size, its JSON document)``, or the reason it is
-    refused (names, never values)."""
+    refused (names, never values). With ``schema`` (the ApplyMapping route) an item that does not
+    fit it is refused too; the item-by-item routes pass None and carry drift instead."""
     from ddbmigrate.schema import conformance_error
     from ddbmigrate.values import read_json_item
 
@@ -159,7 +171,8 @@ def _parse_line(line: str, origin: str, schema: dict[str, Any]) -> tuple[JsonIte
         read = read_json_item(obj["Item"], where=origin)
     except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
         return str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
-    return conformance_error(read.item, schema) or (read, obj["Item"])
+    misfit = conformance_error(read.item, schema) if schema is not None else None
+    return _MISFIT + misfit if misfit else (read, obj["Item"])
 
 
 def _verify_data_file(task: DataFileTask) -> tuple[str, str] | None:
@@ -196,20 +209,22 @@ def _read_data_file(task: DataFileTask) -> Iterator[tuple[str, str | None, str |
 
 
 def _items_of_file(
-    task: DataFileTask, transform: ItemMapping | None, table: TableDescription | None,
+    task: DataFileTask, transform: ItemMapping | None, table: TableDescription | None, drift: DriftCounts | None = None,
 ) -> Iterator[tuple[str, Item | Prepared | Rejected]]:
     """Executor side of the per-item route: ``(origin, mapped item | Rejected)`` for each line of a file.
 
     The file is verified (md5, count) before its first line, as in the Spark route. With ``table``
     the target's key and size checks run here too (the pass that looks for refusals before a run
     without a dead-letter location writes anything); otherwise the sink runs them as it writes.
+    Schema drift is carried (the identity writes the item as it is) and counted into ``drift``.
     """
+    from ddbmigrate.drift import find_drift
     from ddbmigrate.sink.writer import Prepared, Rejected
 
     data_file = task.data_file
     for line_no, line in task.lines():
         origin = f"{data_file.uri} line {line_no}"
-        parsed = _parse_line(line, origin, task.schema)
+        parsed = _parse_line(line, origin, None)
         if isinstance(parsed, str):
             yield origin, Rejected(parsed)
             continue
@@ -217,10 +232,16 @@ def _items_of_file(
         mapped = read.item
         if transform is not None:
             try:
-                mapped = transform(read.item)
+                mapped, unknown, retyped = transform.map(read.item)
             except DdbMigrateError as exc:
                 yield origin, Rejected(f"cannot apply the mapping: {exc}", item=read.item)
                 continue
+            if drift is not None and (unknown or retyped):
+                drift.add(unknown, retyped)
+        elif drift is not None:
+            found = find_drift(read.item, task.schema)
+            if found is not None:
+                drift.add(found.unknown, found.retyped)
         refusal = _target_refusal(mapped, table) if table is not None else None
         if refusal is not None:
             yield origin, refusal
@@ -427,6 +448,7 @@ def _import_item_by_item(spark: Any, tasks: list[DataFileTask], transform: ItemM
     (target key and size checks included) and stops the run before it writes, as in the Spark
     route; with one, a single pass reads, maps and writes, and refusals are dead-lettered as they come.
     """
+    from ddbmigrate.accumulators import MergeParam
     from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots
 
     sc = spark.sparkContext
@@ -444,10 +466,19 @@ def _import_item_by_item(spark: Any, tasks: list[DataFileTask], transform: ItemM
         if count:
             first = next(f for _, f in summaries if f)
             raise _refused_before_writing(count, first)
-    stats = _write(files.flatMap(lambda task: _items_of_file(task, transform, None)), sink)
+    drift = sc.accumulator(DriftCounts(), MergeParam())
+
+    def items_counted(task: DataFileTask) -> Iterator[tuple[str, Any]]:
+        counts = DriftCounts()  # this file's drift, added once the sink has taken all its items
+        try:
+            yield from _items_of_file(task, transform, None, counts)
+        finally:
+            drift.add(counts)
+
+    stats = _write(files.flatMap(items_counted), sink)
     return PipelineResult(read=lines, written=stats.written, dead_lettered=stats.dead_lettered,
                           consumed_wcu=stats.consumed_wcu, retries=stats.retries, throttles=stats.throttles,
-                          dead_letter_location=sink.dead_letter)
+                          dead_letter_location=sink.dead_letter, drift=drift.value)
 
 
 def _import_through_applymapping(spark: Any, tasks: list[DataFileTask], mapping: MappingFile, table: TableDescription,

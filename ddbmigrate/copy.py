@@ -4,7 +4,8 @@ No export and no S3: a parallel Scan of the source (source account's credentials
 as long as the copy runs) streams into the sink writing the target (the target account's). Items
 stay DynamoDB attribute values end to end — never Spark rows — so nothing is inferred or lost, as
 Glue's own DynamoDB reader would lose sets and numbers. Reads stay within floor(RCU × read
-percent), writes within floor(WCU × write percent); items that do not fit a mapping are
+percent), writes within floor(WCU × write percent); with a mapping, schema drift (attributes or
+types its schema never saw) is carried and counted by name, an item that cannot be mapped is
 dead-lettered, and ``read = written + dead-lettered``. A live Scan is not a snapshot; re-running is
 safe. See docs/copy.md, "Guarantees" and "Reading the source".
 """
@@ -15,7 +16,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.accumulators import MergeParam
@@ -27,6 +28,7 @@ from ddbmigrate.capacity import (
     job_budget,
     spark_task_slots,
 )
+from ddbmigrate.drift import DriftCounts
 from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError, DdbMigrateError
 from ddbmigrate.jobargs import TABLE_COPY, account_of
@@ -34,6 +36,9 @@ from ddbmigrate.sink import Rejected, SinkOptions, write_partitions
 from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES, split_table_arn
 from ddbmigrate.source import PageStats, scan_segment
 from ddbmigrate.values import Item
+
+if TYPE_CHECKING:
+    from ddbmigrate.mapping.items import ItemMapping
 
 __all__ = ["CopyPlan", "CopyResult", "ScanStats", "TableCopyOptions", "plan_copy", "run_table_copy"]
 
@@ -218,24 +223,19 @@ def _scan(plan: CopyPlan, segment: int, stats: ScanStats) -> Iterator[tuple[str,
         yield origin, item
 
 
-def _mapped(rows: Iterator[tuple[str, Item]], apply: Any, key_schema: Any) -> Iterator[tuple[str, Item | Rejected]]:
-    """Stage 3 for one partition: mapped items, or :class:`Rejected` with the source key."""
-    from ddbmigrate.schema import conformance_error
-
-    schema = apply.mapping.schema
+def _mapped(rows: Iterator[tuple[str, Item]], apply: ItemMapping, key_schema: Any,
+            drift: DriftCounts) -> Iterator[tuple[str, Item | Rejected]]:
+    """Stage 3 for one partition: mapped items (drift carried and counted), or :class:`Rejected` with the source key."""
     for origin, item in rows:
-        problem = conformance_error(item, schema)
-        if problem is None:
-            try:
-                yield origin, apply(item)
-                continue
-            except DdbMigrateError as exc:
-                reason = f"cannot apply the mapping: {exc}"
-        else:
-            reason = (f"the item does not fit the mapping: {problem.split(';')[0]}; add the attribute to the mapping "
-                      "(its rules and schema) or regenerate it from this table, then replay this dead letter")
-        key = {name: item[name] for name, _ in key_schema if name in item}
-        yield origin, Rejected(reason, key, item)
+        try:
+            mapped, unknown, retyped = apply.map(item)
+        except DdbMigrateError as exc:
+            key = {name: item[name] for name, _ in key_schema if name in item}
+            yield origin, Rejected(f"cannot apply the mapping: {exc}", key, item)
+            continue
+        if unknown or retyped:
+            drift.add(unknown, retyped)
+        yield origin, mapped
 
 
 def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
@@ -253,16 +253,18 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         s3 = options.job_account.client("s3") if options.mapping.startswith("s3://") else None
         mapping = ItemMapping(load_mapping(options.mapping, s3_client=s3))
     scanned = sc.accumulator(ScanStats(), MergeParam())
+    drifted = sc.accumulator(DriftCounts(), MergeParam())
 
     def scan_partition(segment: int, _: Iterator[Any]) -> Iterator[Any]:
-        stats = ScanStats()
+        stats, drift = ScanStats(), DriftCounts()
         try:
             rows: Iterator[Any] = _scan(plan, segment, stats)
             if mapping is not None:
-                rows = _mapped(rows, mapping, plan.key_schema)
+                rows = _mapped(rows, mapping, plan.key_schema, drift)
             yield from rows
         finally:
             scanned.add(stats)
+            drifted.add(drift)
 
     segments = sc.parallelize(range(plan.splits), plan.splits).mapPartitionsWithIndex(scan_partition)
     sink = SinkOptions(
@@ -278,6 +280,6 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,
         retries=stats.retries, throttles=stats.throttles, dead_letter_location=options.dead_letter,
         stages={"segments": plan.splits, "tasks": plan.tasks, "pages": read.pages},
-        read_budget=plan.read_budget, scan=read,
+        read_budget=plan.read_budget, scan=read, drift=drifted.value,
     )
 

@@ -25,11 +25,11 @@ from ddbmigrate.export.layout import (
     encode_files_manifest,
     md5_base64,
 )
-from ddbmigrate.mapping import build_mapping, save_mapping
+from ddbmigrate.mapping import MappingFile, build_mapping, save_mapping
 from ddbmigrate.sample import create_sample_table, sample_items
-from ddbmigrate.schema import crawl
+from ddbmigrate.schema import crawl, infer_schema
 from ddbmigrate.values import Item
-from ddbmigrate.verify import VerifyOptions, verify_tables
+from ddbmigrate.verify import VerifyOptions, mapping_transform, verify_tables
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
@@ -477,3 +477,77 @@ def test_dead_letters_of_every_stage_are_stored_with_the_jobs_own_account_never_
     letters = [json.loads(line) for obj in s3.list_objects_v2(Bucket=bucket, Prefix="dead-letters/")["Contents"]
                for line in s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read().decode().splitlines()]
     assert len(letters) == 12
+
+
+# --------------------------------------------------------------------------- schema drift (DESIGN principle 6)
+
+
+def _drifted_export(source: Account, source_ddb: Any, s3: Any, bucket: str, table: str, mapping_path: Path,
+                    renames: dict[str, str]) -> tuple[list[Item], str]:
+    """24 sample items, mapped from the schema of the items *before* the table drifted: 5 items gained
+    'loyalty', one gained a member 'address.zip', 3 hold 'balance' as S instead of N. (items, export URI)"""
+    create_sample_table(source_ddb, table)
+    items = list(sample_items(24))
+    generated = build_mapping(infer_schema(items))
+    save_mapping(MappingFile(tuple((s, st, renames.get(t, t), tt) for s, st, t, tt in generated.mappings),
+                             generated.schema), mapping_path)
+    for item in items[:5]:
+        item["loyalty"] = {"N": "7"}
+    items[5]["address"] = {"M": {**items[5]["address"]["M"], "zip": {"S": "SECRET-ZIP"}}}
+    for item in items[6:9]:
+        item["balance"] = {"S": "SECRET-BALANCE"}
+    for i in range(0, len(items), 25):
+        source_ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": it}} for it in items[i:i + 25]]})
+    return items, emulate_export(source, table, s3, bucket, "exp")
+
+
+DRIFT_SUMMARY = ("schema drift: 6 item(s) carried new attribute(s) loyalty (5), address.zip (1), 3 item(s) changed "
+                 "type of balance (N→S) (3); re-crawl to make them part of the mapping ('ddbmigrate crawl', then "
+                 "'ddbmigrate mapping generate')")
+
+
+@pytest.mark.parametrize(("renames", "route"), [({}, "identity"), ({"name": "full_name"}, "per-item")])
+def test_items_that_drifted_from_the_schema_are_carried_and_counted_by_name(
+        renames, route, spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN an export whose items gained attributes and changed a type after the mapping was generated
+    table = unique_name("src")
+    expected, uri = _drifted_export(source, source_ddb, s3, bucket, table, tmp_path / "m.json", renames)
+    create_sample_table(target_ddb, table)
+    # WHEN the import runs item by item (the generated mapping, or one that renames without casting)
+    result = run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl"))
+    # THEN every item is written, none dead-lettered, and the summary names the drift (names, never values)
+    assert (result.read, result.written, result.dead_lettered, result.mapping_route) == (24, 24, 0, route)
+    assert result.ok and DRIFT_SUMMARY in result.summary_lines()
+    assert not any("SECRET" in line for line in result.summary_lines())
+    # AND the target equals the source (through the mapping when it renames), new attributes and types included
+    if renames:
+        report = verify_tables(VerifyOptions(source=source, source_table=table, target=Account(profile="target"),
+                                             target_table=table, consistent=True),
+                               transform=mapping_transform(str(tmp_path / "m.json")))
+        assert report.identical and report.source_items == report.target_items == 24, report.summary()
+        got = {_key(it): it for it in _scan(target_ddb, table)}
+        assert got[_key(expected[6])]["balance"] == {"S": "SECRET-BALANCE"} and "full_name" in got[_key(expected[6])]
+    else:
+        _assert_every_item_arrived(target_ddb, table, expected)
+        _assert_verify_identical(source, table, 24)
+
+
+def test_through_applymapping_the_items_that_drifted_are_dead_lettered_with_the_reason_to_recrawl(
+        spark, source, source_ddb, target_ddb, s3, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN the same drifted export
+    table = unique_name("src")
+    expected, uri = _drifted_export(source, source_ddb, s3, bucket, table, tmp_path / "m.json", {})
+    create_sample_table(target_ddb, table)
+    # WHEN the import goes through ApplyMapping on a DynamicFrame, which reads lines with the saved schema
+    result = run_export_import(spark, _options(uri, tmp_path / "m.json", table, tmp_path / "dl", "always"))
+    # THEN the 9 items that do not fit are dead-lettered naming the attribute and how to re-crawl; the rest arrive
+    assert (result.read, result.written, result.dead_lettered) == (24, 15, 9)
+    assert not result.drift
+    letters = [json.loads(line) for f in (tmp_path / "dl").rglob("*.jsonl") for line in f.read_text().splitlines()]
+    reasons = sorted(letter["reason"] for letter in letters)
+    assert len(reasons) == 9 and all("'ddbmigrate crawl'" in r and "'ddbmigrate mapping generate'" in r and
+                                     "--apply_mapping always" in r and "SECRET" not in r for r in reasons)
+    assert sum("'loyalty' is not in the mapping's schema" in r for r in reasons) == 5
+    assert sum("'address.zip' is not in the mapping's schema" in r for r in reasons) == 1
+    assert sum("'balance' is S but the mapping's schema expects N" in r for r in reasons) == 3
+    _assert_every_item_arrived(target_ddb, table, expected[9:])

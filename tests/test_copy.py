@@ -168,29 +168,36 @@ def test_nothing_is_lost_under_faults_on_both_sides(spark, local_stack, source_d
 
 
 @integration
-def test_a_mapping_renames_and_what_it_does_not_know_is_dead_lettered_with_its_key(
+def test_a_mapping_renames_carries_a_new_attribute_and_dead_letters_one_that_collides_with_a_target(
     spark, source, target, source_ddb, target_ddb, tables, tmp_path: Path,
 ) -> None:
+    # GIVEN a renaming mapping, an item with an attribute its schema never saw, and one whose new
+    # attribute is named like the renamed target
     source_table, target_table = tables
     expected = binary_keyed(40, start=3000)
     generated = build_mapping(infer_schema(expected))
     renamed = tuple((s, st, "customer_name" if t == "name" else t, tt) for s, st, t, tt in generated.mappings)
     save_mapping(MappingFile(renamed, generated.schema), tmp_path / "m.json")
-    stray = {**binary_keyed(1, start=3100)[0], "unexpected": {"SS": ["secret-value-42"]}}
-    put_all(source_ddb, source_table, [*expected, stray])
-
+    drifted = {**binary_keyed(1, start=3100)[0], "unexpected": {"SS": ["secret-value-42"]}}
+    stray = {**binary_keyed(1, start=3200)[0], "customer_name": {"S": "secret-value-43"}}
+    put_all(source_ddb, source_table, [*expected, drifted, stray])
+    # WHEN the copy runs with it
     result = run_table_copy(spark, options(source_table, target_table, tmp_path, mapping=str(tmp_path / "m.json")))
-
-    assert (result.read, result.written, result.dead_lettered) == (41, 40, 1)
+    # THEN the new attribute is carried and counted by name; the collision is dead-lettered with its key
+    assert (result.read, result.written, result.dead_lettered) == (42, 41, 1)
     assert result.reconciles and not result.ok
+    assert (result.drift.items_unknown, result.drift.unknown) == (1, {"unexpected": 1})
+    assert any(line.startswith("schema drift: 1 item(s) carried new attribute(s) unexpected (1)")
+               for line in result.summary_lines())
     got = scan_all(target_ddb, target_table)
     assert all("customer_name" in item and "name" not in item for item in got.values())
+    assert got[(drifted["pk"]["S"], drifted["sk"]["B"])]["unexpected"] == {"SS": ["secret-value-42"]}
     assert (stray["pk"]["S"], stray["sk"]["B"]) not in got
     [letter] = dead_letters(tmp_path / "dl")
-    assert "unexpected" in letter["reason"] and "mapping" in letter["reason"]
-    assert "crawl" not in letter["reason"] and "secret-value-42" not in letter["reason"]  # names, never values
+    assert "'customer_name' is new" in letter["reason"] and "already writes target 'customer_name'" in letter["reason"]
+    assert "secret-value" not in letter["reason"] and not any("secret" in line for line in result.summary_lines())
     assert letter["key"]["pk"] == stray["pk"] and letter["origin"].startswith(f"{source_table} segment ")
-    assert letter["item"]["unexpected"] == {"SS": ["secret-value-42"]}  # the whole item, to fix and replay
+    assert letter["item"]["customer_name"] == {"S": "secret-value-43"}  # the whole item, to fix and replay
     target_ddb.delete_item(TableName=target_table, Key={"pk": stray["pk"], "sk": stray["sk"]})
     source_ddb.delete_item(TableName=source_table, Key={"pk": stray["pk"], "sk": stray["sk"]})
     report = verify_tables(VerifyOptions(source=source, source_table=source_table, target=target, target_table=target_table),
@@ -244,14 +251,14 @@ def test_the_glue_script_reads_an_s3_mapping_and_stores_dead_letters_with_the_jo
     front of the local S3 reads which access key signed each request (moto does not enforce IAM)."""
     from ddbmigrate.gluelocal import run_script
 
-    # GIVEN a renaming mapping in the job's bucket, a source item the mapping does not know, and a target role
+    # GIVEN a renaming mapping in the job's bucket, a source item it cannot map, and a target role
     source_table, target_table = tables
     expected = binary_keyed(10, start=6000)
     generated = build_mapping(infer_schema(expected))
     renamed = tuple((s, st, "customer_name" if t == "name" else t, tt) for s, st, t, tt in generated.mappings)
     save_mapping(MappingFile(renamed, generated.schema), tmp_path / "m.json")
     s3.put_object(Bucket=bucket, Key="mappings/m.json", Body=(tmp_path / "m.json").read_bytes())
-    stray = {**binary_keyed(1, start=6100)[0], "unexpected": {"S": "x"}}
+    stray = {**binary_keyed(1, start=6100)[0], "customer_name": {"S": "x"}}  # collides with the renamed target
     put_all(source_ddb, source_table, [*expected, stray])
     role = Account(profile="target").client("iam").create_role(
         RoleName=unique_name("writer")[:60], AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
