@@ -158,3 +158,29 @@ def test_a_programming_error_in_the_mapping_surfaces(target: Any, table: str, tm
         apply_changes(plan_changes([change(1, "INSERT", "a")], ApplyPolicy(CUTOFF)), writer, transform=mapping)
     writer.close()
     assert _letters(tmp_path) == [] if (tmp_path / "dl").exists() else True
+
+
+def test_a_mapping_carries_schema_drift_into_the_target_and_the_counts_name_it(
+        target: Any, target_ddb: Any, table: str, tmp_path: Path) -> None:
+    from ddbmigrate.mapping import build_mapping
+    from ddbmigrate.mapping.items import ItemMapping
+    from ddbmigrate.schema import infer_schema
+
+    # GIVEN the bulk load's generated mapping, and new images that gained an attribute or changed a type
+    mapping = ItemMapping(build_mapping(infer_schema([change(1, "INSERT", "a").new_image])))  # type: ignore[list-item]
+    gained = {"pk": {"S": "b"}, "sk": {"N": "0"}, "seq": {"N": "2"}, "loyalty": {"SS": ["gold"]}}
+    retyped = {"pk": {"S": "c"}, "sk": {"N": "0"}, "seq": {"S": "three"}}
+    batch = [change(1, "INSERT", "a"), change(2, "INSERT", "b", image=gained), change(3, "INSERT", "c", image=retyped)]
+    # WHEN they are applied through it, and the batch's counts merge into a run's
+    writer = _writer(target, table, tmp_path)
+    stats = apply_changes(plan_changes(batch, ApplyPolicy(CUTOFF)), writer, transform=mapping)
+    writer.close()
+    total = stats.merge(stats)
+    # THEN every change is written as it came, and the drift is counted by name (never a value)
+    got = _contents(target_ddb, table)
+    assert got[("b", "0")] == gained and got[("c", "0")] == retyped
+    assert (stats.applied, stats.dead_lettered) == (3, 0) and stats.reconciles
+    assert (stats.drift.unknown, stats.drift.retyped) == ({"loyalty": 1}, {"seq (N→S)": 1})
+    assert total.drift.unknown == {"loyalty": 2} and "schema drift: 2 item(s) carried new attribute(s) loyalty (2)" \
+        in total.summary()
+    assert "gold" not in total.summary() and "three" not in total.summary()

@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
+from ddbmigrate.drift import DriftCounts
 from ddbmigrate.errors import DdbMigrateError
+from ddbmigrate.mapping.items import ItemMapping, MappedItem
 from ddbmigrate.replicate.records import ChangeRecord
 from ddbmigrate.values import Item, key_of
 
@@ -49,6 +51,8 @@ class ReplicationStats:
     consumed_wcu: float = 0.0
     newest_applied: float = 0.0
     """``created`` of the newest change applied, as a POSIX time (0: none yet): the lag's reference."""
+    drift: DriftCounts = field(default_factory=DriftCounts)
+    """New images that carried schema drift (new attributes, new types) through the mapping, by name."""
 
     @property
     def applied(self) -> int:
@@ -75,9 +79,10 @@ class ReplicationStats:
         return {**asdict(self), "applied": self.applied, "skipped": self.skipped}
 
     def summary(self) -> str:
+        drift = self.drift.summary()
         return (f"seen={self.seen} applied={self.applied} (puts {self.puts}, deletes {self.deletes}) "
                 f"skipped={self.skipped} (before cut-off {self.skipped_before_cutoff}, ttl {self.skipped_ttl}) "
-                f"superseded={self.superseded} dead_lettered={self.dead_lettered}")
+                f"superseded={self.superseded} dead_lettered={self.dead_lettered}" + (f"; {drift}" if drift else ""))
 
 
 @dataclass(frozen=True)
@@ -111,21 +116,25 @@ def apply_changes(plan: ChangePlan, writer: Any, *, transform: Callable[[Item], 
     """Write ``plan`` through ``writer`` (a sink :class:`~ddbmigrate.sink.TableWriter`) and wait until
     every request is written or dead-lettered; the counts of the plan plus what the sink did.
 
-    ``transform`` is the bulk load's item mapping; a change it cannot map is dead-lettered with its
-    stream position. The caller checkpoints only after this returns: flush, then record.
+    ``transform`` is the bulk load's item mapping (an :class:`~ddbmigrate.mapping.items.ItemMapping`,
+    whose schema drift is carried and counted, or any function of an item); a change it cannot map
+    is dead-lettered with its stream position. The caller checkpoints only after this returns: flush, then record.
     """
     before = (writer.stats.written, writer.stats.dead_lettered, writer.stats.consumed_wcu)
     operations: dict[str, str] = {}
     newest = 0.0
+    drift = DriftCounts()
     for record in plan.writes:
         source = record.keys if record.operation == "REMOVE" else record.new_image or {}
         try:
-            mapped = transform(source) if transform is not None else source
+            mapped, unknown, retyped = _map(transform, source) if transform is not None else (source, (), ())
         except _CONTENT_ERRORS as exc:  # this record's contents: its dead letter, not the shard's end
             reason = str(exc) if isinstance(exc, DdbMigrateError) else type(exc).__name__  # ours name no values
             writer.reject(f"cannot apply the mapping: {reason}", origin=record.position, key=record.keys,
                           item=record.new_image)
             continue
+        if unknown or retyped:
+            drift.add(unknown, retyped)
         if record.operation == "REMOVE":
             writer.delete(mapped, origin=record.position)
         else:
@@ -144,7 +153,13 @@ def apply_changes(plan: ChangePlan, writer: Any, *, transform: Callable[[Item], 
     stats.dead_lettered = dead
     stats.consumed_wcu = writer.stats.consumed_wcu - before[2]
     stats.newest_applied = newest if written else 0.0
+    stats.drift = drift
     return stats
+
+
+def _map(transform: Callable[[Item], Item], item: Item) -> MappedItem:
+    """An :class:`ItemMapping` says what drifted; a plain function's result carries no drift."""
+    return transform.map(item) if isinstance(transform, ItemMapping) else MappedItem(transform(item))
 
 
 _CONTENT_ERRORS = (DdbMigrateError, ValueError, ArithmeticError, RecursionError)
