@@ -42,6 +42,7 @@ NOT_ON_WORKERS = {
     "ddbmigrate.deploy": "glue_jobs.yaml to AWS (pydantic, PyYAML): runs where 'ddbmigrate deploy' runs",
     "ddbmigrate.local": "the local stack (DynamoDB Local, moto): developers and tests only",
     "ddbmigrate.__main__": "the console script, i.e. the command line",
+    "ddbmigrate.replicate.lambda_handler": "the replication Lambda (aws-lambda-powertools): runs in Lambda",
 }
 """The parts of the wheel that never run on a Glue driver or executor; every other module must
 import with Glue 5.0's packages alone."""

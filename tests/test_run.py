@@ -66,7 +66,7 @@ def test_export_import_runs_the_glue_script_and_a_bad_option_is_one_line_naming_
 
     assert main([*common, "--write-percent", "2.0"]) == ConfigError.exit_code
     err = capsys.readouterr().err
-    assert "export_import.py: error: --write_percent" in err and "Traceback" not in err
+    assert err.startswith("ddbmigrate: error: --write-percent: 2.0 is outside") and "Traceback" not in err
 
 
 def test_estimate_prints_time_and_cost_without_running(source_table, target_ddb, unique_name, capsys) -> None:
