@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ddbmigrate.errors import ConfigError
-from ddbmigrate.local.loopback import LoopbackProxy
+from ddbmigrate.local.loopback import LoopbackProxy, RelayHandler
 from ddbmigrate.values import item_size, write_capacity_units
 
 __all__ = ["WRITE_OPERATIONS", "FaultProxy", "FaultStats"]
@@ -213,21 +213,7 @@ def _write_cost(op: str, request: dict[str, Any]) -> float:
 
 
 def _handler_class(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body leave in two writes; with Nagle on, the client's delayed ACK would add
-        # ~40 ms to every answer.
-        disable_nagle_algorithm = True
-        upstream: http.client.HTTPConnection | None = None
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stats instead
-            return
-
-        def finish(self) -> None:
-            if self.upstream is not None:
-                self.upstream.close()
-            super().finish()
-
+    class Handler(RelayHandler):
         def do_GET(self) -> None:
             self._relay(b"")
 

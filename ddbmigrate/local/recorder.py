@@ -24,9 +24,8 @@ import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any
 
-from ddbmigrate.local.loopback import LoopbackProxy
+from ddbmigrate.local.loopback import LoopbackProxy, RelayHandler
 
 __all__ = ["RecordedRequest", "RequestRecorder"]
 
@@ -83,19 +82,7 @@ class RequestRecorder(LoopbackProxy):
 
 
 def _handler_class(recorder: RequestRecorder) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-        upstream: http.client.HTTPConnection | None = None
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read the counts instead
-            return
-
-        def finish(self) -> None:
-            if self.upstream is not None:
-                self.upstream.close()
-            super().finish()
-
+    class Handler(RelayHandler):
         def do_GET(self) -> None:
             self._relay()
 
