@@ -206,6 +206,14 @@ _WRITE = (
              default=DEFAULT_REQUESTS_IN_FLIGHT, minimum=1),
 )
 
+_RESUME = (
+    Argument("run_id", "text", "Resume key: a run started again with the same id skips the data files (scan segments) "
+             "an earlier run finished and goes on from where it stood (docs/resume.md)."),
+    Argument("run_state", "text", "Folder or s3://bucket/prefix/ for the run state of --run_id "
+             "(default: run-state/ beside --dead_letter)."),
+)
+"""Resuming a killed run (``ddbmigrate.runstate``): shared by both jobs."""
+
 EXPORT_IMPORT = JobSpec("export-import", "export_import.py", (
     Argument("export_uri", "text", "Export folder: s3://B/P/AWSDynamoDB/<ExportId>/.", required=True, cli="--export"),
     Argument("mapping", "text", "Mapping file (path or s3://…) from `ddbmigrate mapping generate`.", required=True),
@@ -213,6 +221,7 @@ EXPORT_IMPORT = JobSpec("export-import", "export_import.py", (
              "items); always: ApplyMapping on a DynamicFrame.", default="auto", choices=APPLY_MAPPING_CHOICES),
     *side_arguments("target"),
     *_WRITE,
+    *_RESUME,
 ))
 
 TABLE_COPY = JobSpec("table-copy", "table_copy.py", (
@@ -226,6 +235,7 @@ TABLE_COPY = JobSpec("table-copy", "table_copy.py", (
              cli="--consistent"),
     Argument("mapping", "text", "Optional mapping file of renames (path or s3://…)."),
     *_WRITE,
+    *_RESUME,
 ))
 
 JOBS: Mapping[str, JobSpec] = {spec.name: spec for spec in (EXPORT_IMPORT, TABLE_COPY)}

@@ -80,6 +80,28 @@ class WriterPool:
     def reject(self, reason: str, *, origin: str = "", key: Item | None = None, item: Item | None = None) -> None:
         self._send(key or item, ("reject", reason, origin, key, item))
 
+    def sync(self) -> None:
+        """Return once everything handed over so far is written or durably dead-lettered
+        (:meth:`TableWriter.sync` in each writer): what a caller waits for before it records
+        progress (a data file done, a Scan page). Raises a writer's failure."""
+        if self._failure is not None:
+            raise self._failure
+        if not self._threads:
+            try:
+                self._writers[0].sync()
+            except BaseException as exc:
+                self._failure = exc
+                raise
+            return
+        synced = [threading.Event() for _ in self._queues]
+        for index, (inbox, event) in enumerate(zip(self._queues, synced, strict=True)):
+            chunk, self._pending[index] = self._pending[index], []
+            inbox.put([*chunk, ("sync", event)])
+        for event in synced:
+            event.wait()
+        if self._failure is not None:
+            raise self._failure
+
     def close(self) -> SinkStats:
         """Let every writer finish and close; return their merged counters. Raises a writer's failure."""
         if not self._closed:
@@ -145,8 +167,17 @@ class WriterPool:
         failed = False
         for chunk in iter(inbox.get, _STOP):
             for message in chunk:
+                if message[0] == "sync":  # always answered, even after a failure: the caller waits on it
+                    if not (failed or self._failure is not None):
+                        try:
+                            writer.sync()
+                        except BaseException as exc:
+                            failed = True
+                            self._failure = self._failure or exc
+                    message[1].set()
+                    continue
                 if failed or self._failure is not None:
-                    break  # the pool raises at the caller's next call; keep the queue moving meanwhile
+                    continue  # the pool raises at the caller's next call; keep the queue moving meanwhile
                 try:
                     self._apply(writer, message)
                 except BaseException as exc:

@@ -15,8 +15,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ddbmigrate import errors
@@ -24,6 +24,7 @@ from ddbmigrate.accumulators import MergeParam
 from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots, task_budget
 from ddbmigrate.dynamodb import RetryPolicy, TableDescription, describe_table
 from ddbmigrate.errors import DdbMigrateError, SinkError
+from ddbmigrate.progress import Channel, Totals, active_channel, reporting
 from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.sink.collector import collector_for_streaming
 from ddbmigrate.sink.options import SinkOptions
@@ -31,9 +32,21 @@ from ddbmigrate.sink.pool import WriterPool, key_hash
 from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.sink.writer import Prepared, Rejected, TableWriter, writer_client
 
-__all__ = ["TaskPlan", "write_partitions"]
+__all__ = ["Checkpoint", "TaskPlan", "write_partitions"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """In place of an item: a point in a partition's rows (a data file's end, a Scan page's end).
+
+    The task syncs its writers (everything before it written, its dead letters durable), then
+    calls the plan's ``on_checkpoint(mark, counts since the previous checkpoint)`` — so progress is
+    recorded only for what is safely in the target. Plain data: it may be pickled with the rows.
+    """
+
+    mark: Any
 
 
 @dataclass(frozen=True)
@@ -44,6 +57,9 @@ class TaskPlan:
     table: TableDescription
     rate: float
     run_id: str
+    on_checkpoint: Callable[[Any, SinkStats], None] | None = None
+    progress: Channel | None = None
+    """Where the task posts its running totals while it writes (:mod:`ddbmigrate.progress`)."""
 
     def write(self, rows: Iterable[Any], *, partition: int = 0, attempt: int = 0) -> SinkStats:
         """Write one partition's ``(origin, item)`` rows; return the writers' counters."""
@@ -65,7 +81,12 @@ class TaskPlan:
                 max_batch_bytes=options.max_batch_bytes,
             )
 
-        with collector_for_streaming(), WriterPool(make_writer, count, key_schema=self.table.key_schema, rate=self.rate) as pool:
+        since = SinkStats()
+        cpu = time.process_time()  # this task's process (a Spark Python worker runs one task at a time), every thread
+        with reporting(self.progress, f"write-{partition:05d}", attempt=attempt) as reporter, collector_for_streaming(), \
+                WriterPool(make_writer, count, key_schema=self.table.key_schema, rate=self.rate) as pool:
+            if reporter is not None:  # read on the reporter's own thread every few seconds: nothing per item
+                reporter.follow(lambda: _live_totals(pool.stats))
             for number, row in enumerate(rows):
                 if isinstance(row, tuple) and len(row) == 2 and isinstance(row[0], str):
                     origin, item = row
@@ -75,12 +96,21 @@ class TaskPlan:
                     pool.reject(item.reason, origin=origin, key=item.key, item=item.item)
                 elif isinstance(item, Prepared):
                     pool.put(item.item, origin=origin, size=item.size, document=item.document)
+                elif isinstance(item, Checkpoint):
+                    pool.sync()
+                    now = pool.stats
+                    if self.on_checkpoint is not None:
+                        self.on_checkpoint(item.mark, _difference(now, since))
+                    since = now
                 else:
                     pool.put(item, origin=origin)
-        return pool.stats
+        stats = pool.stats
+        stats.cpu_seconds = time.process_time() - cpu
+        return stats
 
 
-def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = None, run_id: str | None = None) -> SinkStats:
+def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = None, run_id: str | None = None,
+                     on_checkpoint: Callable[[Any, SinkStats], None] | None = None) -> SinkStats:
     """Write an RDD of ``(origin, item)`` pairs (wire items) to ``options.table``; return the totals.
 
     An ``item`` may be a :class:`~ddbmigrate.sink.writer.Rejected`: it is dead-lettered and counted.
@@ -88,13 +118,21 @@ def write_partitions(rows: Any, options: SinkOptions, *, slots: int | None = Non
     ``slots`` overrides the task slots used for Glue's default parallelism (default
     ``spark.default.parallelism``). Raises :class:`SinkError` when a task gives up or the counts do
     not reconcile; dead letters do not raise — check ``stats.dead_lettered``.
+
+    Rows may hold :class:`Checkpoint` marks; ``on_checkpoint`` is then called on the executor for
+    each. A mark covers the rows before it in its own partition, so such input is never shuffled
+    by key (at most one writing task per input partition).
     """
     sc = rows.context
     info = describe_table(options.target, options.table, option="--target-table").with_capacity(write=options.capacity_override)
     partitions = rows.getNumPartitions()
     tasks = options.parallel_tasks or default_parallel_tasks(partitions, slots or spark_task_slots(sc))
+    if on_checkpoint is not None and partitions:
+        tasks = min(tasks, partitions)
     fitted = _fit(rows, partitions, tasks, info)
-    plan = TaskPlan(options, info, task_budget(info.write_capacity, options.write_percent, tasks), run_id or _run_id())
+    plan = TaskPlan(options, info, task_budget(info.write_capacity, options.write_percent, tasks), run_id or _run_id(),
+                    on_checkpoint)
+    plan = replace(plan, progress=active_channel())
     log.info(
         "writing %s: capacity %d WCU × %.2f over %d task(s) = %.1f WCU/s per task",
         options.table, info.write_capacity, options.write_percent, tasks, plan.rate,
@@ -135,6 +173,17 @@ def _fit(rows: Any, partitions: int, tasks: int, info: TableDescription) -> Any:
 def _key_hash(row: Any, schema: Any) -> int:
     """The row's key hash (:func:`~ddbmigrate.sink.pool.key_hash`): the same in every Python worker."""
     return key_hash(row[1] if isinstance(row, tuple) and len(row) == 2 else row, schema)
+
+
+def _difference(now: SinkStats, before: SinkStats) -> SinkStats:
+    """The counters between two readings of one task's writers."""
+    return SinkStats(**{f.name: getattr(now, f.name) - getattr(before, f.name) for f in fields(SinkStats)})
+
+
+def _live_totals(stats: SinkStats) -> Totals:
+    """What a writing task reports while it runs (the same counters the final summary adds up)."""
+    return Totals(received=stats.received, written=stats.written, dead_lettered=stats.dead_lettered,
+                  consumed_wcu=stats.consumed_wcu, throttles=stats.throttles, retries=stats.retries)
 
 
 def _identity(value: int) -> int:
