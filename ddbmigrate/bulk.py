@@ -106,6 +106,8 @@ class PipelineResult:
     """How the mapping was applied (:func:`mapping_route`); empty where no mapping file is involved."""
     drift: DriftCounts = field(default_factory=DriftCounts)
     """Schema drift carried item by item (new attributes, new types), by name."""
+    cpu_seconds: float = 0.0
+    """CPU time of the writing tasks' processes (:attr:`~ddbmigrate.sink.SinkStats.cpu_seconds`)."""
 
     @property
     def reconciles(self) -> bool:
@@ -478,7 +480,7 @@ def _import_item_by_item(spark: Any, tasks: list[DataFileTask], transform: ItemM
     stats = _write(files.flatMap(items_counted), sink)
     return PipelineResult(read=lines, written=stats.written, dead_lettered=stats.dead_lettered,
                           consumed_wcu=stats.consumed_wcu, retries=stats.retries, throttles=stats.throttles,
-                          dead_letter_location=sink.dead_letter, drift=drift.value)
+                          dead_letter_location=sink.dead_letter, drift=drift.value, cpu_seconds=stats.cpu_seconds)
 
 
 def _import_through_applymapping(spark: Any, tasks: list[DataFileTask], mapping: MappingFile, table: TableDescription,
@@ -521,7 +523,7 @@ def _import_through_applymapping(spark: Any, tasks: list[DataFileTask], mapping:
     return PipelineResult(
         read=read, written=stats.written, dead_lettered=stats.dead_lettered + len(rejected),
         consumed_wcu=stats.consumed_wcu, retries=stats.retries, throttles=stats.throttles,
-        dead_letter_location=sink.dead_letter,
+        dead_letter_location=sink.dead_letter, cpu_seconds=stats.cpu_seconds,
     )
 
 

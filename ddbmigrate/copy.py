@@ -280,6 +280,6 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,
         retries=stats.retries, throttles=stats.throttles, dead_letter_location=options.dead_letter,
         stages={"segments": plan.splits, "tasks": plan.tasks, "pages": read.pages},
-        read_budget=plan.read_budget, scan=read, drift=drifted.value,
+        read_budget=plan.read_budget, scan=read, drift=drifted.value, cpu_seconds=stats.cpu_seconds,
     )
 

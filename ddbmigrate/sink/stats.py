@@ -44,6 +44,9 @@ class SinkStats:
     """Time spent waiting for write capacity (the rate limit)."""
     backoff_seconds: float = 0.0
     """Time spent backing off before retries."""
+    cpu_seconds: float = 0.0
+    """CPU time of the writing tasks' processes while they wrote (``time.process_time``: every
+    thread — reading, checking, sending); divided by ``received``, the job's CPU per item."""
 
     @property
     def pending(self) -> int:
