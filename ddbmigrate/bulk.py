@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT
+from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, job_budget
 from ddbmigrate.drift import DriftCounts
 from ddbmigrate.errors import ConfigError, DdbMigrateError, ExportError
 from ddbmigrate.jobargs import APPLY_MAPPING_CHOICES, EXPORT_IMPORT, account_of
@@ -65,6 +65,7 @@ class ExportImportOptions:
     dead_letter: str | None = None
     max_retries: int = GLUE_DEFAULT_RETRIES
     requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
+    cloudwatch_metrics: str = "auto"
     verify_checksums: bool = True
     apply_mapping: str = "auto"
     """``auto``: rules that only rename, drop or nest are applied item by item (same result, see
@@ -85,7 +86,7 @@ class ExportImportOptions:
 
 
 _OPTION_ARGUMENTS = ("export_uri", "mapping", "target_table", "apply_mapping", "write_percent", "write_capacity",
-                     "parallel_tasks", "dead_letter", "max_retries", "requests_in_flight")
+                     "parallel_tasks", "dead_letter", "max_retries", "requests_in_flight", "cloudwatch_metrics")
 """The job arguments that are fields of :class:`ExportImportOptions` as they are (the rest make accounts)."""
 
 
@@ -408,6 +409,7 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
     from ddbmigrate.export import open_export
     from ddbmigrate.mapping import load_mapping
     from ddbmigrate.mapping.items import ItemMapping
+    from ddbmigrate.progress import Goal, watch_job
     from ddbmigrate.sink import SinkOptions
 
     started = time.monotonic()
@@ -430,11 +432,14 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
     log.info("%s: %d data file(s), %d item(s); mapping applied %s", options.export_uri, len(tasks), lines,
              {"identity": "as the identity (the generated rules of its schema)", "per-item": "item by item (no casts)",
               "applymapping": "with ApplyMapping on Spark rows"}[route])
-    if route == "applymapping":
-        result = _import_through_applymapping(spark, tasks, mapping, table, sink, glue_context)
-    else:
-        transform = ItemMapping(mapping) if route == "per-item" else None
-        result = _import_item_by_item(spark, tasks, transform, table, sink, lines)
+    goal = Goal(total_items=lines, budget_wcu=float(job_budget(table.write_capacity, options.write_percent)))
+    with watch_job(spark, table=options.target_table, goal=goal, metrics=options.cloudwatch_metrics,
+                   account=options.bucket_account):  # the tasks' running totals: bar, log line, metrics
+        if route == "applymapping":
+            result = _import_through_applymapping(spark, tasks, mapping, table, sink, glue_context)
+        else:
+            transform = ItemMapping(mapping) if route == "per-item" else None
+            result = _import_item_by_item(spark, tasks, transform, table, sink, lines)
     result.elapsed_seconds = time.monotonic() - started
     result.stages = {"data_files": len(tasks)}
     result.mapping_route = route

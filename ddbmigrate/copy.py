@@ -32,6 +32,7 @@ from ddbmigrate.drift import DriftCounts
 from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError, DdbMigrateError
 from ddbmigrate.jobargs import TABLE_COPY, account_of
+from ddbmigrate.progress import Goal, Totals, reporting, watch_job
 from ddbmigrate.sink import Rejected, SinkOptions, write_partitions
 from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES, split_table_arn
 from ddbmigrate.source import PageStats, scan_segment
@@ -66,6 +67,7 @@ class TableCopyOptions:
     dead_letter: str | None = None
     max_retries: int = GLUE_DEFAULT_RETRIES
     requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
+    cloudwatch_metrics: str = "auto"
 
     def __post_init__(self) -> None:
         TABLE_COPY.check(self)
@@ -104,7 +106,7 @@ class TableCopyOptions:
 
 _OPTION_ARGUMENTS = ("source_table", "target_table", "read_percent", "read_capacity", "splits", "mapping",
                      "write_percent", "write_capacity", "parallel_tasks", "dead_letter", "max_retries",
-                     "requests_in_flight")
+                     "requests_in_flight", "cloudwatch_metrics")
 """The job arguments that are fields of :class:`TableCopyOptions` as they are (the rest make accounts)."""
 
 
@@ -238,6 +240,13 @@ def _mapped(rows: Iterator[tuple[str, Item]], apply: ItemMapping, key_schema: An
         yield origin, mapped
 
 
+def _attempt() -> int:
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    return context.attemptNumber() if context else 0
+
+
 def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
     """Run the copy; return the reconciled counts (the caller decides the exit code)."""
     started = time.monotonic()
@@ -257,6 +266,12 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
 
     def scan_partition(segment: int, _: Iterator[Any]) -> Iterator[Any]:
         stats, drift = ScanStats(), DriftCounts()
+        with reporting(channel, f"scan-{segment:05d}", attempt=_attempt()) as reporter:
+            if reporter is not None:
+                reporter.follow(lambda: Totals(read=stats.items, consumed_rcu=stats.consumed_rcu))
+            yield from _scan_partition(segment, stats, drift)
+
+    def _scan_partition(segment: int, stats: ScanStats, drift: DriftCounts) -> Iterator[Any]:
         try:
             rows: Iterator[Any] = _scan(plan, segment, stats)
             if mapping is not None:
@@ -273,7 +288,15 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
         max_retries=options.max_retries, dead_letter=options.dead_letter,
         requests_in_flight=options.requests_in_flight, dead_letter_account=options.job_account,
     )
-    stats = write_partitions(segments, sink)
+    goal = Goal(total_items=describe_table(options.source, plan.source_table, option="--source_table").item_count,
+                budget_wcu=float(job_budget(describe_table(options.target, options.target_table,
+                                                           option="--target_table").with_capacity(
+                    write=options.write_capacity).write_capacity, options.write_percent)),
+                budget_rcu=float(plan.read_budget))
+    with watch_job(spark, table=options.target_table, goal=goal, metrics=options.cloudwatch_metrics,
+                   account=options.job_account) as monitor:
+        channel = monitor.channel  # the scan's segments report their reads too (RCU)
+        stats = write_partitions(segments, sink)
     read: ScanStats = scanned.value
     return CopyResult(
         read=read.items, written=stats.written, dead_lettered=stats.dead_lettered,

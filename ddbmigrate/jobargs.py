@@ -18,6 +18,7 @@ from typing import Any, Literal
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT, DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError
+from ddbmigrate.progress.monitor import METRICS_CHOICES
 from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES
 
 __all__ = [
@@ -214,6 +215,12 @@ _RESUME = (
 )
 """Resuming a killed run (``ddbmigrate.runstate``): shared by both jobs."""
 
+_WATCH = (
+    Argument("cloudwatch_metrics", "choice", "CloudWatch metrics of the run (namespace ddbmigrate): auto publishes "
+             "on AWS Glue only; on or off everywhere.", default="auto", choices=METRICS_CHOICES),
+)
+"""Watching a run (:mod:`ddbmigrate.progress`): shared by both jobs."""
+
 EXPORT_IMPORT = JobSpec("export-import", "export_import.py", (
     Argument("export_uri", "text", "Export folder: s3://B/P/AWSDynamoDB/<ExportId>/.", required=True, cli="--export"),
     Argument("mapping", "text", "Mapping file (path or s3://…) from `ddbmigrate mapping generate`.", required=True),
@@ -222,6 +229,7 @@ EXPORT_IMPORT = JobSpec("export-import", "export_import.py", (
     *side_arguments("target"),
     *_WRITE,
     *_RESUME,
+    *_WATCH,
 ))
 
 TABLE_COPY = JobSpec("table-copy", "table_copy.py", (
@@ -236,6 +244,7 @@ TABLE_COPY = JobSpec("table-copy", "table_copy.py", (
     Argument("mapping", "text", "Optional mapping file of renames (path or s3://…)."),
     *_WRITE,
     *_RESUME,
+    *_WATCH,
 ))
 
 JOBS: Mapping[str, JobSpec] = {spec.name: spec for spec in (EXPORT_IMPORT, TABLE_COPY)}
