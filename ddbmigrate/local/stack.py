@@ -11,7 +11,7 @@ It then writes into the state folder:
 * ``stack.json`` — what was started (pid, port, command) so that ``down`` stops exactly those
   processes and nothing else (a pid is only signalled if its command line still matches);
 * ``aws_config`` — an AWS config file with profiles ``source`` and ``target`` (region, dummy
-  credentials, per-service ``endpoint_url`` for dynamodb, dynamodb_streams, s3, sts, glue, iam);
+  credentials, per-service ``endpoint_url`` for dynamodb, dynamodb_streams, s3, sts, glue, iam, cloudwatch);
 * ``env`` — ``source DIR/env`` sets ``AWS_CONFIG_FILE`` so the AWS CLI and boto3 see the profiles.
 
 Two stacks in two state folders run side by side: ports are picked free each time.
@@ -185,7 +185,7 @@ def write_aws_config(stack: Stack, extra: Mapping[str, tuple[str, Mapping[str, s
 def _profile_lines(stack: Stack, name: str, account: str, endpoints: Mapping[str, str]) -> list[str]:
     key, secret = _CREDENTIALS[account]
     ddb = stack.endpoint(f"{account}-dynamodb")
-    urls = {"dynamodb": ddb, "dynamodb_streams": ddb, **{s: stack.s3 for s in ("s3", "sts", "glue", "iam")}, **endpoints}
+    urls = {"dynamodb": ddb, "dynamodb_streams": ddb, **{s: stack.s3 for s in ("s3", "sts", "glue", "iam", "cloudwatch")}, **endpoints}
     lines = [
         f"[profile {name}]",
         f"region = {PROFILES[account]}",
