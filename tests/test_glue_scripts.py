@@ -134,3 +134,44 @@ def test_scan_connector_refusals(spark: Any, target: Any) -> None:
     with pytest.raises(ConfigError, match=r"dynamodb\.throughput\.read\.percent"):
         glue.create_dynamic_frame.from_options("dynamodb", {"dynamodb.input.tableName": "t",
                                                             "dynamodb.throughput.read.percent": "3"})
+
+
+def test_export_connector_unnest_ddb_json_into_dynamodb_sink(
+    source_ddb: Any, source_table: str, bucket: str, target_ddb: Any, spark: Any, unique_name: Any,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    # DynamoDB Local has no export API: the connector's export is emulated (same files as AWS's).
+    monkeypatch.setenv("AWS_PROFILE", "target")
+    monkeypatch.setenv("DDBMIGRATE_GLUELOCAL_ACCOUNTS", "111111111111=source")
+    table_arn = source_ddb.describe_table(TableName=source_table)["Table"]["TableArn"]
+    target_table = _table(target_ddb, unique_name("shape3"))
+    code = run_script(SCRIPTS / "export_connector.py", [
+        "--source_table_arn", table_arn, "--source_role_arn", "arn:aws:iam::111111111111:role/glue-export",
+        "--export_bucket", bucket, "--export_prefix", "temporary/ddbexport/", "--target_table", target_table,
+    ], spark=spark)
+    assert code == 0, capsys.readouterr().err[-2000:]
+    assert "exported 2 items" in capsys.readouterr().out
+    got = {k: _sorted_sets(v) for k, v in _items(target_ddb, target_table).items()}
+    # Exact: S, BOOL, names with dots.
+    # Lossy, as Glue documents unnestDDBJson: N and B stay the export's text (written as S), sets
+    # become lists, NULL vanishes, a map is flattened into 'parent.child' attributes, a list keeps
+    # its elements as DynamoDB JSON (written as maps), a field of two types stays DynamoDB JSON.
+    assert got == {
+        "a": {"pk": {"S": "a"}, "qty": {"S": "3"}, "price": {"S": "12345678901234567890.123456789"}, "ok": {"BOOL": True},
+              "blob": {"S": "AP8="}, "tags": {"L": [{"S": "x"}, {"S": "y"}]}, "nums": {"L": [{"S": "1"}, {"S": "2.5"}]},
+              "address.city": {"S": "Porto"}, "address.geo.lat": {"S": "41.1"},
+              "history": {"L": [{"M": {"S": {"S": "x"}}}, {"M": {"N": {"S": "1"}}}]}, "dotted.name": {"S": "d"},
+              "mixed": {"M": {"S": {"S": "text"}}}},
+        "b": {"pk": {"S": "b"}, "qty": {"S": "12345678901"}, "ok": {"BOOL": False}, "mixed": {"M": {"N": {"S": "7"}}},
+              "address.city": {"S": "Lisboa"}},
+    }  # fmt: skip
+    # verify names each such difference (paths and types, never values).
+    code = main(["verify", "--source-table", source_table, "--source-profile", "source",
+                 "--target-table", target_table, "--target-profile", "target"])
+    report = capsys.readouterr()
+    assert code != 0
+    text = report.out + report.err
+    for expected in ("attribute 'qty': N in source, S in target", "attribute 'blob': B in source, S in target",
+                     "attribute 'tags': SS in source, L in target", "attribute 'nothing': missing in target",
+                     "attribute 'address': missing in target", "attribute 'mixed'", "attribute 'history'"):
+        assert expected in text, text[-3000:]

@@ -23,6 +23,9 @@ Supported, with Glue's signatures and defaults:
 * ``create_dynamic_frame.from_catalog`` / ``create_dynamic_frame_from_catalog`` /
   ``create_data_frame.from_catalog``: the table from the account's Data Catalog, read with the
   catalog's schema (:mod:`ddbmigrate.gluelocal.catalog`); the frame is named after the table.
+* ``from_options(connection_type="dynamodb")``: Glue's scan connector
+  (:mod:`ddbmigrate.gluelocal.dynamodb_source`), or with ``dynamodb.export`` its export connector
+  (:mod:`ddbmigrate.gluelocal.dynamodb_export`).
 * ``create_dynamic_frame_from_rdd`` / ``create_dynamic_frame.from_rdd``.
 
 Everything else that needs AWS Glue itself (catalog writes, JDBC connections, purge/transition,
@@ -207,19 +210,21 @@ class GlueContext(SQLContext):
             raise ConfigError(f"{problem}; fix or remove the file (the local runtime reads JSON strictly)") from None
 
     def _read_dynamodb(self, connection_options: Mapping[str, Any]) -> tuple[Any, str]:
-        from dataclasses import replace
+        from ddbmigrate.gluelocal.endpoints import read_account
 
+        if any(str(name).lower() == "dynamodb.export" for name in connection_options):
+            from ddbmigrate.gluelocal.dynamodb_export import ExportSourceOptions, read_export
+
+            export = ExportSourceOptions.from_glue_options(connection_options)
+            account = read_account(self._glue_account(), region=export.region, role_arn=export.role_arn,
+                                   session_name=export.session_name, table_arn=export.table_arn,
+                                   label="DynamoDB export source")
+            return read_export(self.sparkSession, export, account, staging_dir=self._staging_dir)
         from ddbmigrate.gluelocal.dynamodb_source import ScanSourceOptions, read_table
-        from ddbmigrate.gluelocal.endpoints import resolve_account
 
-        if any(str(name).lower().startswith("dynamodb.export") for name in connection_options):
-            raise unsupported("the DynamoDB export connector (dynamodb.export)")
         options = ScanSourceOptions.from_glue_options(connection_options)
-        account = resolve_account(self._glue_account(), region=options.region, role_arn=options.role_arn,
-                                  table_arn=options.table)
-        account = replace(account, region=options.region or account.region, role_arn=options.role_arn or account.role_arn,
-                          session_name=options.session_name if options.role_arn else account.session_name,
-                          label="DynamoDB source")
+        account = read_account(self._glue_account(), region=options.region, role_arn=options.role_arn,
+                               session_name=options.session_name, table_arn=options.table, label="DynamoDB source")
         return read_table(self.sparkSession, options, account)
 
     def create_dynamic_frame_from_options(

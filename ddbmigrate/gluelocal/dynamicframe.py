@@ -37,8 +37,7 @@ __all__ = [
 UNSUPPORTED_METHODS = frozenset(
     {
         "with_frame_schema", "map", "mapPartitions", "mapPartitionsWithIndex", "unbox", "split_fields",
-        "split_rows", "spigot", "join", "unnest", "relationalize", "unnest_ddb_json", "simplify_ddb_json",
-        "mergeDynamicFrame",
+        "split_rows", "spigot", "join", "unnest", "relationalize", "mergeDynamicFrame",
     }
 )
 
@@ -253,6 +252,20 @@ class DynamicFrame:
     ) -> DynamicFrame:
         """All records of both frames; fields are matched by name, missing ones are null."""
         return self._derive(self._df.unionByName(other_frame.toDF(), allowMissingColumns=True))
+
+    def unnest_ddb_json(
+        self, transformation_ctx: str = "", info: str = "", stageThreshold: int = 0, totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """DynamoDB JSON without its tags, maps flattened (:func:`.dynamodb_export.unnest_ddb_json`)."""
+        from ddbmigrate.gluelocal.dynamodb_export import unnest_ddb_json
+
+        return self._derive(unnest_ddb_json(self._df))
+
+    def simplify_ddb_json(self) -> DynamicFrame:
+        """DynamoDB JSON without its tags, maps kept as structs (:func:`.dynamodb_export.simplify_ddb_json`)."""
+        from ddbmigrate.gluelocal.dynamodb_export import simplify_ddb_json
+
+        return self._derive(simplify_ddb_json(self._df))
 
     # -- output ------------------------------------------------------------------------------
 

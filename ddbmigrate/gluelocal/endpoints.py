@@ -22,7 +22,7 @@ from dataclasses import replace
 from ddbmigrate.accounts import Account
 from ddbmigrate.errors import ConfigError
 
-__all__ = ["ACCOUNTS_VARIABLE", "account_profiles", "resolve_account"]
+__all__ = ["ACCOUNTS_VARIABLE", "account_profiles", "read_account", "resolve_account"]
 
 ACCOUNTS_VARIABLE = "DDBMIGRATE_GLUELOCAL_ACCOUNTS"
 
@@ -54,3 +54,12 @@ def resolve_account(
         if key and key in profiles:
             return replace(base, profile=profiles[key], endpoint_url=None)
     return base
+
+
+def read_account(
+    base: Account, *, region: str | None, role_arn: str | None, session_name: str, table_arn: str, label: str,
+) -> Account:
+    """The account a DynamoDB source reads with: the profile its options name, then their region and role."""
+    account = resolve_account(base, region=region, role_arn=role_arn, table_arn=table_arn)
+    return replace(account, region=region or account.region, role_arn=role_arn or account.role_arn,
+                   session_name=session_name if role_arn else account.session_name, label=label)
