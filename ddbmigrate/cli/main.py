@@ -21,7 +21,7 @@ from ddbmigrate.awserrors import edge_error
 __all__ = ["cli", "main"]
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "demo", "local", "export", "crawl", "mapping", "run", "verify", "estimate", "policies", "deploy", "start", "replicate",
+    "demo", "local", "export", "crawl", "mapping", "run", "verify", "estimate", "policies", "deploy", "start", "replicate", "migrate",
 )
 """Modules under ``ddbmigrate.cli`` whose ``command`` joins the tree, in help order."""
 
