@@ -42,12 +42,15 @@ class Channel:
 
     url: str
     token: str
+    interval: float = REPORT_INTERVAL
+    """Seconds between two reports of one task: the driver decides, the tasks follow."""
 
 
 class Listener:
     """The driver's end: an HTTP server on its own threads, writing reports into ``board``."""
 
-    def __init__(self, board: Board, *, host: str = "127.0.0.1", advertise: str | None = None) -> None:
+    def __init__(self, board: Board, *, host: str = "127.0.0.1", advertise: str | None = None,
+                 interval: float = REPORT_INTERVAL) -> None:
         self.board = board
         token = secrets.token_hex(16)
         self.rejected = 0
@@ -78,7 +81,7 @@ class Listener:
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         port = self._server.server_address[1]
-        self.channel = Channel(f"http://{advertise or host}:{port}/progress", token)
+        self.channel = Channel(f"http://{advertise or host}:{port}/progress", token, interval)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="ddbmigrate-progress-listener", daemon=True)
         self._thread.start()
@@ -139,13 +142,12 @@ class TaskReporter:
 
 
 @contextmanager
-def reporting(channel: Channel | None, task: str, *, attempt: int = 0,
-              interval: float = REPORT_INTERVAL) -> Iterator[TaskReporter | None]:
+def reporting(channel: Channel | None, task: str, *, attempt: int = 0) -> Iterator[TaskReporter | None]:
     """A :class:`TaskReporter` for the block (None without a channel); its final report on exit."""
     if channel is None:
         yield None
         return
-    reporter = TaskReporter(channel, task, attempt=attempt, interval=interval)
+    reporter = TaskReporter(channel, task, attempt=attempt, interval=channel.interval)
     try:
         yield reporter
     finally:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ddbmigrate.progress import channel as _channel
 from ddbmigrate.progress.channel import Channel, Listener
 from ddbmigrate.progress.counters import Board, Goal, Sample, Series, Status, Totals, progress_line, status_of
 from ddbmigrate.progress.metrics import MetricsPublisher, RunDimensions
@@ -32,6 +33,9 @@ LOG_INTERVAL = 60.0
 """Seconds between two progress lines in the driver's log (and two metric publications)."""
 METRICS_CHOICES = ("auto", "on", "off")
 """``auto``: publish on AWS Glue only (a run id Glue gave, not ``jr_local_…``)."""
+
+TICK = 1.0
+"""Seconds between two samples of the board on the driver (what the bar redraws from)."""
 
 Observer = Callable[["Monitor"], None]
 
@@ -119,9 +123,11 @@ def observing(observer: Observer) -> Iterator[None]:
 
 
 @contextmanager
-def watch(info: RunInfo, *, host: str = "127.0.0.1", advertise: str | None = None, tick: float = 1.0,
-          publisher: MetricsPublisher | None = None, clock: Callable[[], float] = time.monotonic) -> Iterator[Monitor]:
-    """Listen for the tasks' reports for the block's duration, sampling every ``tick`` seconds.
+def watch(info: RunInfo, *, host: str = "127.0.0.1", advertise: str | None = None, tick: float | None = None,
+          report_interval: float | None = None, publisher: MetricsPublisher | None = None,
+          clock: Callable[[], float] = time.monotonic) -> Iterator[Monitor]:
+    """Listen for the tasks' reports for the block's duration, sampling every ``tick`` seconds
+    (default :data:`TICK`); tasks report every ``report_interval`` (default ``channel.REPORT_INTERVAL``).
 
     A listener that cannot start (no free port, a sandbox) leaves the job unwatched, never failed.
     """
@@ -129,14 +135,17 @@ def watch(info: RunInfo, *, host: str = "127.0.0.1", advertise: str | None = Non
     monitor = Monitor(info, clock=clock, publisher=publisher)
     listener = None
     try:
-        listener = Listener(monitor.board, host=host, advertise=advertise)
+        listener = Listener(monitor.board, host=host, advertise=advertise,
+                            interval=report_interval or _channel.REPORT_INTERVAL)
         monitor.channel = listener.channel
     except OSError as exc:
         log.warning("live progress off: cannot listen on %s (%s)", host, exc)
     stop = threading.Event()
 
+    every = tick or TICK
+
     def run() -> None:
-        while not stop.wait(tick):
+        while not stop.wait(every):
             monitor.tick()
 
     timer = threading.Thread(target=run, name="ddbmigrate-progress-timer", daemon=True)

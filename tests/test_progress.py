@@ -1,0 +1,180 @@
+"""Live progress: the board's arithmetic, the tasks → driver channel, the log line and CloudWatch
+metrics (moto's, through the same tick), and a rate-limited import watched while it runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ddbmigrate.accounts import Account
+from ddbmigrate.bulk import ExportImportOptions, run_export_import
+from ddbmigrate.export import emulate_export, open_export
+from ddbmigrate.mapping import build_mapping, save_mapping
+from ddbmigrate.progress import (
+    Board,
+    Goal,
+    MetricsPublisher,
+    Monitor,
+    RunDimensions,
+    Totals,
+    observing,
+    status_of,
+)
+from ddbmigrate.progress import channel as channel_module
+from ddbmigrate.progress import monitor as monitor_module
+from ddbmigrate.progress.channel import Listener, TaskReporter
+from ddbmigrate.progress.counters import Sample, progress_line
+from ddbmigrate.progress.monitor import RunInfo
+from ddbmigrate.sample import create_sample_table, sample_items
+from ddbmigrate.schema import crawl
+
+
+class Clock:
+    """An injected monotonic clock: tests move time, never wait for it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_board_keeps_each_tasks_newest_report_and_a_retried_attempt_replaces_the_one_before() -> None:
+    board = Board()
+    board.update("write-0", Totals(written=10), seq=2)
+    assert not board.update("write-0", Totals(written=5), seq=1)  # late and older: ignored
+    board.update("write-1", Totals(written=7, consumed_wcu=7.0), seq=1)
+    board.update("write-0", Totals(written=3), attempt=1, seq=1)  # the retry starts again from its own zero
+    assert not board.update("write-0", Totals(written=99), attempt=0, seq=9)  # the failed attempt's straggler
+    assert board.totals() == Totals(written=10, consumed_wcu=7.0)
+
+
+def test_the_eta_and_rates_follow_an_injected_clock() -> None:
+    clock = Clock()
+    lines: list[str] = []
+    monitor = Monitor(RunInfo("Orders", Goal(total_items=1000, budget_wcu=50.0)), clock=clock, emit=lines.append,
+                      log_interval=60.0)
+    monitor.board.update("write-0", Totals(written=0))
+    assert monitor.tick().eta_seconds is None  # nothing written yet: no rate, no ETA
+    clock.now += 10
+    monitor.board.update("write-0", Totals(written=100, consumed_wcu=400.0), seq=1)
+    status = monitor.tick()
+    assert status.items_per_second == pytest.approx(10.0)
+    assert status.wcu_per_second == pytest.approx(40.0)
+    assert status.eta_seconds == pytest.approx(90.0)  # 900 left at 10 items/s
+    assert len(lines) == 1  # one line per minute, the first at once
+    clock.now += 60
+    monitor.board.update("write-0", Totals(written=1000, consumed_wcu=4000.0), seq=2)
+    assert monitor.tick().eta_seconds == 0.0
+    assert "written=1,000 of 1,000 (100.0%)" in lines[-1] and "budget 50" in lines[-1] and "eta=0s" in lines[-1]
+
+
+def test_rates_are_taken_over_the_last_minute_only() -> None:
+    samples = [Sample(0.0, Totals(written=0)), Sample(100.0, Totals(written=100)), Sample(160.0, Totals(written=700))]
+    assert status_of(samples, Goal()).items_per_second == pytest.approx(10.0)  # (700 − 100) / 60 s
+
+
+def test_a_task_reports_running_totals_over_http_and_a_report_without_the_token_is_refused() -> None:
+    board = Board()
+    listener = Listener(board, interval=0.05)
+    try:
+        counts = Totals()
+        reporter = TaskReporter(listener.channel, "write-00003", interval=0.05)
+        reporter.follow(lambda: Totals(written=counts.written))
+        counts.written = 40
+        seen = threading.Event()
+        for _ in range(100):  # the reporter's own thread posts while the "task" goes on
+            if board.totals().written == 40:
+                seen.set()
+                break
+            threading.Event().wait(0.02)
+        assert seen.is_set()
+        counts.written = 55
+        reporter.close()  # the final report is synchronous: the board holds the task's last word
+        assert board.totals().written == 55
+        forged = TaskReporter(channel_module.Channel(listener.channel.url, "not-the-token"), "write-9")
+        forged.follow(lambda: Totals(written=10**6))
+        forged.close()
+        assert board.totals().written == 55 and listener.rejected >= 1
+    finally:
+        listener.close()
+
+
+def _metric_sums(cloudwatch: Any, table: str) -> dict[str, float]:
+    sums = {}
+    end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    for name in ("ItemsWritten", "WriteUnitsConsumed", "DeadLettered", "Throttles"):
+        metrics = cloudwatch.list_metrics(Namespace="ddbmigrate", MetricName=name,
+                                          Dimensions=[{"Name": "Table", "Value": table}])["Metrics"]
+        assert metrics, name
+        stats = cloudwatch.get_metric_statistics(
+            Namespace="ddbmigrate", MetricName=name, Dimensions=metrics[0]["Dimensions"],
+            StartTime=end - dt.timedelta(hours=1), EndTime=end, Period=3600, Statistics=["Sum"])
+        sums[name] = sum(point["Sum"] for point in stats["Datapoints"])
+    return sums
+
+
+def test_the_log_line_and_the_cloudwatch_metrics_come_from_the_same_tick(local_stack: Any, unique_name: Any) -> None:
+    """moto's CloudWatch on the local stack; the publisher sends increases, so the Sums are the totals."""
+    table = unique_name("cw")
+    cloudwatch = Account(profile="target").client("cloudwatch")
+    clock, lines = Clock(), []
+    publisher = MetricsPublisher(cloudwatch, RunDimensions("ddbmigrate-export-import", "jr_test", table))
+    monitor = Monitor(RunInfo(table, Goal(total_items=300)), clock=clock, publisher=publisher, emit=lines.append)
+    for step, written in enumerate((50, 120, 300), start=1):
+        clock.now += 61
+        monitor.board.update("write-0", Totals(written=written, consumed_wcu=2.0 * written, throttles=step), seq=step)
+        monitor.tick()
+    assert len(lines) == 3 and lines[-1].startswith(f"{table}: progress: written=300 of 300")
+    assert _metric_sums(cloudwatch, table) == {"ItemsWritten": 300, "WriteUnitsConsumed": 600, "DeadLettered": 0,
+                                               "Throttles": 3}
+    eta = cloudwatch.list_metrics(Namespace="ddbmigrate", MetricName="EstimatedSecondsRemaining",
+                                  Dimensions=[{"Name": "Table", "Value": table}])["Metrics"]
+    assert {d["Name"] for d in eta[0]["Dimensions"]} == {"JobName", "JobRunId", "Table"}
+
+
+def test_a_rate_limited_import_is_seen_rising_while_it_runs_and_ends_on_the_final_summary(
+        spark: Any, source: Account, source_ddb: Any, target_ddb: Any, s3: Any, bucket: str, unique_name: Any,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(channel_module, "REPORT_INTERVAL", 0.3)  # the driver tells the tasks how often
+    monkeypatch.setattr(monitor_module, "TICK", 0.2)
+    name = unique_name("watched")
+    create_sample_table(source_ddb, name)
+    items = list(sample_items(200))
+    for i in range(0, len(items), 25):
+        source_ddb.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": it}} for it in items[i:i + 25]]})
+    uri = emulate_export(source, name, s3, bucket, "exp")
+    mapping = tmp_path / "mapping.json"
+    save_mapping(build_mapping(crawl(open_export(uri, s3))), mapping)
+    create_sample_table(target_ddb, name)
+    samples: list[Totals] = []
+    observed: list[Monitor] = []
+
+    def observe(monitor: Monitor) -> None:
+        observed.append(monitor)
+        samples.append(monitor.last_totals())
+
+    options = ExportImportOptions(export_uri=uri, mapping=str(mapping), target_table=name,
+                                  target=Account(profile="target"), bucket_account=Account(profile="target"),
+                                  write_capacity=60, write_percent=1.0, cloudwatch_metrics="on")
+    caplog.set_level(logging.INFO, logger="ddbmigrate.progress")
+    with observing(observe):
+        result = run_export_import(spark, options)
+    assert result.ok and result.written == len(items)
+    monitor = observed[-1]
+    final = monitor.last_totals()
+    assert (final.written, final.dead_lettered, final.received) == (result.written, result.dead_lettered, result.read)
+    assert final.consumed_wcu == pytest.approx(result.consumed_wcu)
+    rising = sorted({s.written for s in samples if 0 < s.written < result.written})
+    assert len(rising) >= 3, rising  # seen at least three times part-way, each below the end
+    assert all(s.written <= final.written and s.consumed_wcu <= final.consumed_wcu + 1e-6 for s in samples)
+    assert monitor.goal == Goal(total_items=len(items), budget_wcu=60.0)
+    assert any(f"{name}: progress: written={len(items)}" in r.getMessage() for r in caplog.records)
+    sums = _metric_sums(Account(profile="target").client("cloudwatch"), name)
+    assert sums["ItemsWritten"] == result.written and sums["WriteUnitsConsumed"] == pytest.approx(result.consumed_wcu)
+    assert "eta=" in progress_line(monitor.status())
