@@ -41,6 +41,7 @@ from typing import Any, TypeAlias
 
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.export.layout import EXPORT_ROOT
+from ddbmigrate.progress.metrics import NAMESPACE as METRICS_NAMESPACE
 from ddbmigrate.s3uri import S3Uri, parse_s3_uri
 
 __all__ = [
@@ -316,6 +317,8 @@ def glue_role_policy(
                    arns.log_group("/aws-glue/*:log-stream:*")),
         _statement("GlueMetrics", ["cloudwatch:PutMetricData"], "*",
                    Condition={"StringEquals": {"cloudwatch:namespace": "Glue"}}),
+        _statement("RunMetrics", ["cloudwatch:PutMetricData"], "*",  # the run's own progress (ddbmigrate.progress)
+                   Condition={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}}),
     ]
     return _document(statements)
 

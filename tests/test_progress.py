@@ -178,3 +178,16 @@ def test_a_rate_limited_import_is_seen_rising_while_it_runs_and_ends_on_the_fina
     sums = _metric_sums(Account(profile="target").client("cloudwatch"), name)
     assert sums["ItemsWritten"] == result.written and sums["WriteUnitsConsumed"] == pytest.approx(result.consumed_wcu)
     assert "eta=" in progress_line(monitor.status())
+
+
+def test_the_glue_role_may_publish_metrics_to_the_ddbmigrate_namespace_only() -> None:
+    from ddbmigrate import policies
+
+    arns = policies.Arns(account="111122223333", region="eu-west-1")
+    doc = policies.glue_role_policy(arns, "s3://artifacts/", target_table_arn=TARGET_TABLE_ARN)
+    run = next(s for s in doc["Statement"] if s["Sid"] == "RunMetrics")
+    assert run["Action"] == ["cloudwatch:PutMetricData"] and run["Resource"] == "*"
+    assert run["Condition"] == {"StringEquals": {"cloudwatch:namespace": "ddbmigrate"}}
+
+
+TARGET_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/Orders"
