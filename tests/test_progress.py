@@ -191,3 +191,22 @@ def test_the_glue_role_may_publish_metrics_to_the_ddbmigrate_namespace_only() ->
 
 
 TARGET_TABLE_ARN = "arn:aws:dynamodb:eu-west-1:111122223333:table/Orders"
+
+
+def test_charts_are_drawn_from_a_recorded_series_and_the_series_is_kept_beside_them(tmp_path: Path) -> None:
+    from ddbmigrate.progress.charts import load_series, write_charts
+    from ddbmigrate.progress.counters import LagPoint, Series
+
+    series = Series([Sample(10.0 * i, Totals(written=80 * i, consumed_wcu=160.0 * i, received=80 * i)) for i in range(7)])
+    goal = Goal(total_items=600, budget_wcu=20.0)
+    lag = [LagPoint(0.0, 40.0), LagPoint(30.0, 12.0), LagPoint(60.0, 1.5)]
+    files = write_charts(series, goal, tmp_path / "report", title="Orders", lag=lag)
+    for png in (files.wcu, files.items, files.lag):
+        assert png is not None and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again, goal_again, lag_again, title = load_series(tmp_path / "report")
+    assert again.samples == series.samples and goal_again == goal and lag_again == lag and title == "Orders"
+    rows = (tmp_path / "report" / "series.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(series.samples) and rows[0].startswith("at,read,received,written")
+    assert rows[-1].endswith(",8.0,16.0")  # 80 items and 160 WCU in each 10 s
+    redrawn = write_charts(again, goal_again, tmp_path / "redrawn")
+    assert redrawn.lag is None and redrawn.wcu.exists()

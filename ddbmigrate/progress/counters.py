@@ -12,9 +12,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from itertools import pairwise
 from typing import Any
 
-__all__ = ["Board", "Goal", "Sample", "Series", "Status", "Totals", "format_duration", "progress_line", "status_of"]
+__all__ = ["Board", "Goal", "LagPoint", "RatePoint", "Sample", "Series", "Status", "Totals", "format_duration", "progress_line",
+           "rate_points", "status_of"]
 
 
 @dataclass
@@ -171,6 +173,34 @@ class Series:
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> Series:
         return cls([Sample(float(row["at"]), Totals.from_dict(row)) for row in rows])
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """The rates between two consecutive samples, placed at the later one."""
+
+    at: float
+    items_per_second: float
+    wcu_per_second: float
+
+
+@dataclass(frozen=True)
+class LagPoint:
+    """Replication's lag ``at`` seconds into the run (for its chart)."""
+
+    at: float
+    seconds: float
+
+
+def rate_points(samples: Sequence[Sample]) -> list[RatePoint]:
+    """Items/s and WCU/s between each pair of consecutive samples (what the charts plot)."""
+    points = []
+    for before, after in pairwise(samples):
+        elapsed = after.at - before.at
+        if elapsed > 0:
+            points.append(RatePoint(after.at, (after.totals.done - before.totals.done) / elapsed,
+                                    (after.totals.consumed_wcu - before.totals.consumed_wcu) / elapsed))
+    return points
 
 
 def format_duration(seconds: float | None) -> str:
