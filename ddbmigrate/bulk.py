@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ddbmigrate.export import DataFile
     from ddbmigrate.mapping.file import MappingFile
     from ddbmigrate.mapping.items import ItemMapping
+    from ddbmigrate.runstate import ResumeTotals, RunState
     from ddbmigrate.sink.options import SinkOptions
     from ddbmigrate.sink.writer import Prepared, Rejected
     from ddbmigrate.values import JsonItem
@@ -70,6 +71,9 @@ class ExportImportOptions:
     apply_mapping: str = "auto"
     """``auto``: rules that only rename, drop or nest are applied item by item (same result, see
     :func:`mapping_route`); ``always``: every mapping goes through ApplyMapping on a DynamicFrame."""
+    run_id: str | None = None
+    """Resume key (:mod:`ddbmigrate.runstate`): data files an earlier run with this id finished are skipped."""
+    run_state: str | None = None
 
     def __post_init__(self) -> None:
         EXPORT_IMPORT.check(self)
@@ -86,7 +90,8 @@ class ExportImportOptions:
 
 
 _OPTION_ARGUMENTS = ("export_uri", "mapping", "target_table", "apply_mapping", "write_percent", "write_capacity",
-                     "parallel_tasks", "dead_letter", "max_retries", "requests_in_flight", "cloudwatch_metrics")
+                     "parallel_tasks", "dead_letter", "max_retries", "requests_in_flight", "cloudwatch_metrics",
+                     "run_id", "run_state")
 """The job arguments that are fields of :class:`ExportImportOptions` as they are (the rest make accounts)."""
 
 
@@ -107,12 +112,14 @@ class PipelineResult:
     """How the mapping was applied (:func:`mapping_route`); empty where no mapping file is involved."""
     drift: DriftCounts = field(default_factory=DriftCounts)
     """Schema drift carried item by item (new attributes, new types), by name."""
+    resume: ResumeTotals | None = None
+    """With ``--run_id``: the counts are over every run of the id, unit by unit (data files, segments)."""
     cpu_seconds: float = 0.0
     """CPU time of the writing tasks' processes (:attr:`~ddbmigrate.sink.SinkStats.cpu_seconds`)."""
 
     @property
     def reconciles(self) -> bool:
-        return self.read == self.written + self.dead_lettered
+        return self.read == self.written + self.dead_lettered and (self.resume is None or self.resume.complete)
 
     @property
     def ok(self) -> bool:
@@ -127,6 +134,8 @@ class PipelineResult:
         ]
         if self.mapping_route:
             lines.append(f"mapping applied: {self.mapping_route} (see docs/mapping.md, 'In the import job')")
+        if self.resume is not None:
+            lines.append(self.resume.summary())
         drift = self.drift.summary()
         if drift:
             lines.append(drift)
@@ -428,7 +437,13 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
         dead_letter_account=options.bucket_account,  # the job's own account: both stages store their letters with it
     )
     route = mapping_route(mapping, options.apply_mapping)
-    lines = sum(f.item_count for f in export.data_files)  # what each file's verification holds it to
+    state = _resume(options, export, mapping, table, route)
+    if state is not None:  # files an earlier run of the id finished are not read again
+        done = state.files()
+        tasks = [task for task in tasks if task.data_file.key not in done]
+        log.info("--run_id %s: %d of %d data file(s) done by an earlier run, skipped", state.run_id,
+                 len(export.data_files) - len(tasks), len(export.data_files))
+    lines = sum(task.data_file.item_count for task in tasks)  # what each file's verification holds it to
     log.info("%s: %d data file(s), %d item(s); mapping applied %s", options.export_uri, len(tasks), lines,
              {"identity": "as the identity (the generated rules of its schema)", "per-item": "item by item (no casts)",
               "applymapping": "with ApplyMapping on Spark rows"}[route])
@@ -439,21 +454,45 @@ def _run_export_import(spark: Any, options: ExportImportOptions, glue_context: A
             result = _import_through_applymapping(spark, tasks, mapping, table, sink, glue_context)
         else:
             transform = ItemMapping(mapping) if route == "per-item" else None
-            result = _import_item_by_item(spark, tasks, transform, table, sink, lines)
+            result = _import_item_by_item(spark, tasks, transform, table, sink, lines, state)
+    if state is not None:  # the counts of every run of the id, file by file
+        result.resume = state.totals(len(export.data_files), skipped=len(export.data_files) - len(tasks), this_run=lines)
+        result.read, result.written = result.resume.read, result.resume.written
+        result.dead_lettered, result.drift = result.resume.dead_lettered, result.resume.drift
     result.elapsed_seconds = time.monotonic() - started
     result.stages = {"data_files": len(tasks)}
     result.mapping_route = route
     return result
 
 
+def _resume(options: ExportImportOptions, export: Any, mapping: MappingFile, table: TableDescription,
+            route: str) -> RunState | None:
+    """The run state of ``--run_id`` (None without one), opened: refused for another export, mapping or target."""
+    from ddbmigrate.mapping.file import dumps_mapping
+    from ddbmigrate.runstate import RunIdentity, mapping_digest, open_run_state, table_identity
+
+    state = open_run_state(options.run_id, options.run_state, options.dead_letter, options.bucket_account)
+    if state is None:
+        return None
+    if route == "applymapping":
+        raise ConfigError("--run_id: only the item-by-item routes are resumable; this mapping goes through ApplyMapping "
+                          "(a cast, or --apply_mapping always), which does not follow data files — drop --run_id or "
+                          "the casts")
+    state.open(RunIdentity("export-import", export.export_arn or export.folder_uri,
+                           table_identity(table, options.target), mapping_digest(dumps_mapping(mapping))))
+    return state
+
+
 def _import_item_by_item(spark: Any, tasks: list[DataFileTask], transform: ItemMapping | None, table: TableDescription,
-                         sink: SinkOptions, lines: int) -> PipelineResult:
+                         sink: SinkOptions, lines: int, state: RunState | None = None) -> PipelineResult:
     """The per-item route: verify every file, (look for refusals,) then stream each file into the sink.
 
     Every file is verified before the first write, so a corrupt file still stops the job with
     nothing written. Without a dead-letter location a first streaming pass counts the refusals
     (target key and size checks included) and stops the run before it writes, as in the Spark
     route; with one, a single pass reads, maps and writes, and refusals are dead-lettered as they come.
+    With a run ``state``, each file ends with a :class:`~ddbmigrate.sink.spark.Checkpoint`: once the
+    task's writers have synced, the file is recorded done with its counts.
     """
     from ddbmigrate.accumulators import MergeParam
     from ddbmigrate.capacity import default_parallel_tasks, spark_task_slots
@@ -479,10 +518,12 @@ def _import_item_by_item(spark: Any, tasks: list[DataFileTask], transform: ItemM
         counts = DriftCounts()  # this file's drift, added once the sink has taken all its items
         try:
             yield from _items_of_file(task, transform, None, counts)
+            if state is not None:
+                yield task.data_file.uri, state.file_checkpoint(task.data_file.key, counts)
         finally:
             drift.add(counts)
 
-    stats = _write(files.flatMap(items_counted), sink)
+    stats = _write(files.flatMap(items_counted), sink, state)
     return PipelineResult(read=lines, written=stats.written, dead_lettered=stats.dead_lettered,
                           consumed_wcu=stats.consumed_wcu, retries=stats.retries, throttles=stats.throttles,
                           dead_letter_location=sink.dead_letter, drift=drift.value, cpu_seconds=stats.cpu_seconds)
@@ -532,10 +573,10 @@ def _import_through_applymapping(spark: Any, tasks: list[DataFileTask], mapping:
     )
 
 
-def _write(rows: Any, sink: SinkOptions) -> Any:
+def _write(rows: Any, sink: SinkOptions, state: RunState | None = None) -> Any:
     from ddbmigrate.sink import write_partitions
 
-    return write_partitions(rows, sink)
+    return write_partitions(rows, sink, on_checkpoint=state.checkpoint_reached if state is not None else None)
 
 
 def _refused_before_writing(count: int, first: tuple[str, str]) -> ConfigError:

@@ -33,9 +33,18 @@ from ddbmigrate.dynamodb import describe_table
 from ddbmigrate.errors import ConfigError, DdbMigrateError
 from ddbmigrate.jobargs import TABLE_COPY, account_of
 from ddbmigrate.progress import Goal, Totals, reporting, watch_job
+from ddbmigrate.runstate import (
+    RunIdentity,
+    RunState,
+    SegmentRecord,
+    mapping_digest,
+    open_run_state,
+    table_identity,
+)
 from ddbmigrate.sink import Rejected, SinkOptions, write_partitions
 from ddbmigrate.sink.options import DEFAULT_REQUESTS_IN_FLIGHT, GLUE_DEFAULT_RETRIES, split_table_arn
-from ddbmigrate.source import PageStats, scan_segment
+from ddbmigrate.sink.spark import Checkpoint
+from ddbmigrate.source import PageStats, scan_pages
 from ddbmigrate.values import Item
 
 if TYPE_CHECKING:
@@ -68,6 +77,9 @@ class TableCopyOptions:
     max_retries: int = GLUE_DEFAULT_RETRIES
     requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
     cloudwatch_metrics: str = "auto"
+    run_id: str | None = None
+    """Resume key (:mod:`ddbmigrate.runstate`): each segment goes on after its last acknowledged page."""
+    run_state: str | None = None
 
     def __post_init__(self) -> None:
         TABLE_COPY.check(self)
@@ -106,7 +118,7 @@ class TableCopyOptions:
 
 _OPTION_ARGUMENTS = ("source_table", "target_table", "read_percent", "read_capacity", "splits", "mapping",
                      "write_percent", "write_capacity", "parallel_tasks", "dead_letter", "max_retries",
-                     "requests_in_flight", "cloudwatch_metrics")
+                     "requests_in_flight", "cloudwatch_metrics", "run_id", "run_state")
 """The job arguments that are fields of :class:`TableCopyOptions` as they are (the rest make accounts)."""
 
 
@@ -215,20 +227,45 @@ def plan_copy(options: TableCopyOptions, *, slots: int) -> CopyPlan:
     )
 
 
-def _scan(plan: CopyPlan, segment: int, stats: ScanStats) -> Iterator[tuple[str, Item]]:
-    """Executor side of stage 2: ``(origin, item)`` for every item of one segment."""
+def _scan(plan: CopyPlan, segment: int, stats: ScanStats, resume: _Resume | None = None,
+          drift: DriftCounts | None = None) -> Iterator[tuple[str, Item | Checkpoint]]:
+    """Executor side of stage 2: ``(origin, item)`` for every item of one segment.
+
+    With ``resume``, the segment starts after its recorded key and each page ends with a
+    :class:`Checkpoint` (its ``LastEvaluatedKey``; None once the segment is done), recorded by the
+    sink once the page's items are written.
+    """
+    from ddbmigrate.values import item_from_json, item_to_json
 
     origin = f"{plan.source_table} segment {segment} of {plan.splits}"
-    for item in scan_segment(plan.source, plan.source_table, segment, plan.splits,
-                             read_units_per_second=plan.segment_rate, consistent=plan.consistent, on_page=stats.record):
-        stats.items += 1
-        yield origin, item
+    base = resume.records.get(segment, SegmentRecord(segment)) if resume is not None else None
+    start = item_from_json(base.last_key, where=f"{resume.state.uri} segment {segment}") if base and base.last_key else None
+    for page in scan_pages(plan.source, plan.source_table, segment, plan.splits, start_key=start,
+                           read_units_per_second=plan.segment_rate, consistent=plan.consistent, on_page=stats.record):
+        for item in page.items:
+            stats.items += 1
+            yield origin, item
+        if resume is not None and base is not None:
+            so_far = DriftCounts(**base.drift) + (drift or DriftCounts())  # over every run of the segment
+            last = item_to_json(page.last_key) if page.last_key else None
+            yield origin, resume.state.segment_checkpoint(base, last, so_far)
+
+
+@dataclass(frozen=True)
+class _Resume:
+    """A resumed copy's run state and what earlier runs recorded, per segment (shipped to executors)."""
+
+    state: RunState
+    records: dict[int, SegmentRecord]
 
 
 def _mapped(rows: Iterator[tuple[str, Item]], apply: ItemMapping, key_schema: Any,
             drift: DriftCounts) -> Iterator[tuple[str, Item | Rejected]]:
     """Stage 3 for one partition: mapped items (drift carried and counted), or :class:`Rejected` with the source key."""
     for origin, item in rows:
+        if isinstance(item, Checkpoint):  # a page's end passes through to the sink
+            yield origin, item
+            continue
         try:
             mapped, unknown, retyped = apply.map(item)
         except DdbMigrateError as exc:
@@ -251,20 +288,38 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
     """Run the copy; return the reconciled counts (the caller decides the exit code)."""
     started = time.monotonic()
     sc = spark.sparkContext
+    state = open_run_state(options.run_id, options.run_state, options.dead_letter, options.job_account)
+    recorded = state.recorded() if state is not None else None
+    if recorded is not None and options.splits is None:  # a resumed copy keeps its segments whatever the slots now
+        options = replace(options, splits=recorded.segments)
     plan = plan_copy(options, slots=spark_task_slots(sc))
     log.info("%s", plan.describe())
     mapping = None
     if options.mapping:
         from ddbmigrate.mapping import load_mapping
+        from ddbmigrate.mapping.file import dumps_mapping
         from ddbmigrate.mapping.items import ItemMapping
 
         # a path, or s3://… in the job's bucket (deploy uploads it there); a casting rule is refused here, before any read
         s3 = options.job_account.client("s3") if options.mapping.startswith("s3://") else None
         mapping = ItemMapping(load_mapping(options.mapping, s3_client=s3))
+    resume, todo = None, list(range(plan.splits))
+    if state is not None:
+        source = describe_table(options.source, plan.source_table, option="--source_table")
+        target = describe_table(options.target, options.target_table, option="--target_table")
+        state.open(RunIdentity("table-copy", table_identity(source, options.source),
+                               table_identity(target, options.target),
+                               mapping_digest(dumps_mapping(mapping.mapping)) if mapping is not None else "",
+                               plan.splits))
+        resume = _Resume(state, state.segments())
+        todo = [n for n in todo if not (n in resume.records and resume.records[n].done)]
+        log.info("--run_id %s: %d of %d segment(s) done by an earlier run, skipped", state.run_id,
+                 plan.splits - len(todo), plan.splits)
     scanned = sc.accumulator(ScanStats(), MergeParam())
     drifted = sc.accumulator(DriftCounts(), MergeParam())
 
-    def scan_partition(segment: int, _: Iterator[Any]) -> Iterator[Any]:
+    def scan_partition(_: int, numbers: Iterator[int]) -> Iterator[Any]:
+        segment = next(iter(numbers))  # one segment per partition
         stats, drift = ScanStats(), DriftCounts()
         with reporting(channel, f"scan-{segment:05d}", attempt=_attempt()) as reporter:
             if reporter is not None:
@@ -273,7 +328,7 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
 
     def _scan_partition(segment: int, stats: ScanStats, drift: DriftCounts) -> Iterator[Any]:
         try:
-            rows: Iterator[Any] = _scan(plan, segment, stats)
+            rows: Iterator[Any] = _scan(plan, segment, stats, resume, drift)
             if mapping is not None:
                 rows = _mapped(rows, mapping, plan.key_schema, drift)
             yield from rows
@@ -281,7 +336,7 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
             scanned.add(stats)
             drifted.add(drift)
 
-    segments = sc.parallelize(range(plan.splits), plan.splits).mapPartitionsWithIndex(scan_partition)
+    segments = sc.parallelize(todo, max(1, len(todo))).mapPartitionsWithIndex(scan_partition)
     sink = SinkOptions(
         table=options.target_table, target=options.target, write_percent=options.write_percent,
         capacity_override=options.write_capacity, parallel_tasks=plan.tasks,
@@ -296,13 +351,18 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
     with watch_job(spark, table=options.target_table, goal=goal, metrics=options.cloudwatch_metrics,
                    account=options.job_account) as monitor:
         channel = monitor.channel  # the scan's segments report their reads too (RCU)
-        stats = write_partitions(segments, sink)
+        stats = write_partitions(segments, sink, on_checkpoint=state.checkpoint_reached if state is not None else None)
     read: ScanStats = scanned.value
-    return CopyResult(
+    result = CopyResult(
         read=read.items, written=stats.written, dead_lettered=stats.dead_lettered,
         consumed_wcu=stats.consumed_wcu, elapsed_seconds=time.monotonic() - started,
         retries=stats.retries, throttles=stats.throttles, dead_letter_location=options.dead_letter,
         stages={"segments": plan.splits, "tasks": plan.tasks, "pages": read.pages},
         read_budget=plan.read_budget, scan=read, drift=drifted.value, cpu_seconds=stats.cpu_seconds,
     )
+    if state is not None:  # the counts of every run of the id, segment by segment
+        result.resume = state.totals(plan.splits, skipped=plan.splits - len(todo), segments=True, this_run=read.items)
+        result.read, result.written = result.resume.read, result.resume.written
+        result.dead_lettered, result.drift = result.resume.dead_lettered, result.resume.drift
+    return result
 

@@ -28,7 +28,7 @@ from ddbmigrate.errors import ConfigError, SourceError
 from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.values import Item, item_size, read_capacity_units
 
-__all__ = ["SCAN_RETRY_POLICY", "PageStats", "scan_segment", "scan_table"]
+__all__ = ["SCAN_RETRY_POLICY", "Page", "PageStats", "scan_pages", "scan_segment", "scan_table"]
 
 SCAN_RETRY_POLICY = RetryPolicy(max_retries=9)
 """A page is tried at most 10 times (the reader's default since it was written)."""
@@ -48,6 +48,37 @@ class PageStats:
     waited_seconds: float
     at: float
     """The injected clock's reading when the page arrived."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One Scan page: its items, and the key the next page starts after (None: the segment is done).
+
+    A caller that records ``last_key`` once the page's items are safely written can resume the
+    segment there (``start_key``) after a crash: no item is skipped, and at most one page is read twice.
+    """
+
+    items: list[Item]
+    last_key: Item | None
+
+
+def scan_pages(
+    account: Account,
+    table: str,
+    segment: int,
+    total_segments: int,
+    *,
+    start_key: Item | None = None,
+    read_units_per_second: float | None = None,
+    consistent: bool = False,
+    on_page: Callable[[PageStats], None] | None = None,
+) -> Iterator[Page]:
+    """One segment page by page (empty pages too), from after ``start_key`` when given; see :func:`scan_segment`."""
+    return _pages(
+        account, table, segment, total_segments, read_units_per_second=read_units_per_second,
+        consistent=consistent, page_limit=None, clock=time.monotonic, sleep=time.sleep,
+        retry=SCAN_RETRY_POLICY, rng=random.Random(), on_page=on_page, client=None, start_key=start_key,
+    )
 
 
 def scan_segment(
@@ -77,7 +108,7 @@ def scan_segment(
         consistent=consistent, page_limit=page_limit, clock=clock, sleep=sleep,
         retry=retry or SCAN_RETRY_POLICY, rng=rng or random.Random(), on_page=on_page, client=client,
     ):
-        yield from page
+        yield from page.items
 
 
 def _pages(
@@ -95,7 +126,8 @@ def _pages(
     rng: random.Random,
     on_page: Callable[[PageStats], None] | None,
     client: Any | None,
-) -> Iterator[list[Item]]:
+    start_key: Item | None = None,
+) -> Iterator[Page]:
     _check_segment(segment, total_segments)
     if page_limit is not None and page_limit < 1:
         raise ConfigError(f"page limit must be at least 1 item, got {page_limit}")
@@ -108,6 +140,8 @@ def _pages(
         "ReturnConsumedCapacity": "TOTAL",
         "ConsistentRead": consistent,
     }
+    if start_key:
+        request["ExclusiveStartKey"] = start_key
     estimate = 0.5  # the smallest Scan page (eventually consistent) until a page tells us more
     limit = page_limit or (1 if bucket else None)
     while True:
@@ -125,9 +159,8 @@ def _pages(
                 limit = _next_limit(float(bucket.burst or 1.0), items, consistent)
         if on_page:
             on_page(PageStats(table, segment, len(items), consumed, retries, waited, clock()))
-        if items:
-            yield items
         start = response.get("LastEvaluatedKey")
+        yield Page(items, start or None)
         if not start:
             return
         request["ExclusiveStartKey"] = start
@@ -270,7 +303,7 @@ def scan_table(
                     consistent=consistent, page_limit=page_limit, clock=clock, sleep=pause,
                     retry=retry or SCAN_RETRY_POLICY, rng=random.Random(), on_page=on_page, client=client,
                 ):
-                    if not put(page):
+                    if page.items and not put(page.items):
                         return
         except _Stopped:
             pass
