@@ -319,12 +319,12 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
     drifted = sc.accumulator(DriftCounts(), MergeParam())
 
     def scan_partition(_: int, numbers: Iterator[int]) -> Iterator[Any]:
-        segment = next(iter(numbers))  # one segment per partition
-        stats, drift = ScanStats(), DriftCounts()
-        with reporting(channel, f"scan-{segment:05d}", attempt=_attempt()) as reporter:
-            if reporter is not None:
-                reporter.follow(lambda: Totals(read=stats.items, consumed_rcu=stats.consumed_rcu))
-            yield from _scan_partition(segment, stats, drift)
+        for segment in numbers:  # one segment per partition (none when a resume finds every segment done)
+            stats, drift = ScanStats(), DriftCounts()
+            with reporting(channel, f"scan-{segment:05d}", attempt=_attempt()) as reporter:
+                if reporter is not None:
+                    reporter.follow(lambda stats=stats: Totals(read=stats.items, consumed_rcu=stats.consumed_rcu))
+                yield from _scan_partition(segment, stats, drift)
 
     def _scan_partition(segment: int, stats: ScanStats, drift: DriftCounts) -> Iterator[Any]:
         try:
