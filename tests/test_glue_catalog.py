@@ -149,3 +149,49 @@ def test_from_catalog_refusals(registered: tuple[str, str, str], spark: Any, tar
         glue.create_dynamic_frame.from_catalog(database=database, table_name=name, push_down_predicate="year='2024'")
     with pytest.raises(ConfigError, match=r"^additional_options: 'jsonPath' is not supported"):
         glue.create_dynamic_frame.from_catalog(database=database, table_name=name, additional_options={"jsonPath": "$"})
+
+
+@pytest.mark.integration
+@pytest.mark.spark
+def test_from_catalog_reads_a_partitioned_table_and_push_down_predicate_selects_partitions(
+    spark: Any, target: Any, s3: Any, bucket: str,
+) -> None:
+    """A Hive-partitioned JSON table (as a crawler registers ``year=…/month=…`` folders): each
+    partition's location is read, its keys become columns of their catalog types, and the
+    predicate picks partitions by key before reading — a partition it excludes is not read."""
+    from ddbmigrate.gluelocal.context import GlueContext
+
+    glue_client = target.client("glue")
+    database, name = f"parts_{uuid.uuid4().hex[:6]}", "events"
+    glue_client.create_database(DatabaseInput={"Name": database})
+    sd = {"Columns": [{"Name": "id", "Type": "string"}, {"Name": "n", "Type": "int"}],
+          "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+          "SerdeInfo": {"SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe"}}
+    glue_client.create_table(DatabaseName=database, TableInput={
+        "Name": name, "Parameters": {"classification": "json"}, "StorageDescriptor": {**sd, "Location": f"s3://{bucket}/events/"},
+        "PartitionKeys": [{"Name": "year", "Type": "string"}, {"Name": "month", "Type": "int"}]})  # fmt: skip
+    for year, month in (("2024", "11"), ("2024", "12"), ("2025", "1")):
+        s3.put_object(Bucket=bucket, Key=f"events/year={year}/month={month}/part-0.json",
+                      Body=f'{{"id": "{year}-{month}", "n": {month}}}\n'.encode())
+        glue_client.create_partition(DatabaseName=database, TableName=name, PartitionInput={
+            "Values": [year, month], "StorageDescriptor": {**sd, "Location": f"s3://{bucket}/events/year={year}/month={month}/"}})
+    # A partition holding a malformed line: only a read that selects it fails.
+    s3.put_object(Bucket=bucket, Key="events/year=2023/month=1/part-0.json", Body=b"{not json\n")
+    glue_client.create_partition(DatabaseName=database, TableName=name, PartitionInput={
+        "Values": ["2023", "1"], "StorageDescriptor": {**sd, "Location": f"s3://{bucket}/events/year=2023/month=1/"}})
+    glue = GlueContext(spark, account=target)
+    with pytest.raises(ConfigError, match=r"events/year=2023/month=1/part-0\.json line 1"):
+        glue.create_dynamic_frame.from_catalog(database=database, table_name=name)
+    everything = glue.create_dynamic_frame.from_catalog(database=database, table_name=name,
+                                                        push_down_predicate="year >= '2024'").toDF()
+    assert everything.columns == ["id", "n", "year", "month"]
+    assert dict(everything.dtypes)["month"] == "int"
+    assert sorted((r["id"], r["year"], r["month"]) for r in everything.collect()) == [
+        ("2024-11", "2024", 11), ("2024-12", "2024", 12), ("2025-1", "2025", 1)]
+    picked = glue.create_dynamic_frame.from_catalog(database=database, table_name=name,
+                                                    push_down_predicate="year = '2024' and month > 11").toDF()
+    assert [r["id"] for r in picked.collect()] == ["2024-12"]
+    with pytest.raises(ConfigError, match=r"^push_down_predicate: \"id = 'x'\" cannot be evaluated on the partition keys "
+                                          rf"of Glue table {database}\.events \(year, month\)") as caught:
+        glue.create_dynamic_frame.from_catalog(database=database, table_name=name, push_down_predicate="id = 'x'")
+    assert "\n" not in str(caught.value)

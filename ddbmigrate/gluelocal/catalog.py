@@ -10,8 +10,10 @@ object but the catalog types ``string`` gets the object's JSON text.
 JSON tables (``classification`` json, or the OpenX/HCatalog ``JsonSerDe``) are parsed line by line
 as the JsonSerDe does: keys match columns case-insensitively (an exact match first), which is what
 lets the crawler's lower-cased ``item`` column hold the export's ``Item``. Parquet tables are read
-with the catalog schema by Spark. Partitions are not honoured: a table with ``PartitionKeys`` and a
-``push_down_predicate`` are refused in one line (the export tables this serves have none).
+with the catalog schema by Spark. A partitioned table is read partition by partition
+(``glue:GetPartitions``, each partition's own location), its keys appended as columns of their
+catalog types; ``push_down_predicate`` is a Spark SQL condition on those keys that selects the
+partitions before anything is read, as on Glue. ``catalogPartitionPredicate`` is refused.
 """
 
 from __future__ import annotations
@@ -148,21 +150,89 @@ def read_catalog_table(
         )
     table = get_catalog_table(glue, database, table_name, catalog_id=catalog_id, account=account)
     where = f"Glue table {database}.{table_name}"
-    if table.get("PartitionKeys"):
-        raise ConfigError(f"from_catalog: {where} is partitioned; the local Glue runtime reads unpartitioned tables only")
-    if push_down_predicate:
+    keys = table.get("PartitionKeys") or []
+    if push_down_predicate and not keys:
         raise ConfigError(f"push_down_predicate: {where} has no partition keys to filter; leave it out")
     fmt = table_format(table)
     sd = table.get("StorageDescriptor", {})
-    location = sd.get("Location")
-    if not location:
-        raise ConfigError(f"from_catalog: {where} has no StorageDescriptor.Location")
     from pyspark.sql.types import StructType
 
     fields = [{"name": c["Name"], "type": hive_to_spark(c.get("Type", ""), where=f"{where} column {c['Name']!r}"),
                "nullable": True, "metadata": {}} for c in sd.get("Columns", [])]
     schema_json = {"type": "struct", "fields": fields}
-    schema = StructType.fromJson(schema_json)
+    if not keys:
+        location = sd.get("Location")
+        if not location:
+            raise ConfigError(f"from_catalog: {where} has no StorageDescriptor.Location")
+        return _read_location(spark, location, fmt, schema_json, options, s3_client, staging_dir)
+    key_types = [(k["Name"], hive_to_spark(k.get("Type", ""), where=f"{where} partition key {k['Name']!r}")) for k in keys]
+    partitions = _partitions(glue, database, table_name, catalog_id=catalog_id, where=where)
+    selected = _select_partitions(spark, partitions, key_types, push_down_predicate, where=where)
+    from pyspark.sql import functions as F
+
+    full = StructType.fromJson({"type": "struct", "fields": [*fields, *({"name": n, "type": t, "nullable": True,
+                                                                          "metadata": {}} for n, t in key_types)]})
+    df = spark.createDataFrame([], full)
+    for partition in selected:
+        part = _read_location(spark, partition["StorageDescriptor"]["Location"], fmt, schema_json, options, s3_client,
+                              staging_dir)
+        for (name, type_), value in zip(key_types, partition["Values"], strict=True):
+            part = part.withColumn(name, F.lit(value).cast(_data_type(type_)))
+        df = df.unionByName(part)
+    return df
+
+
+def _data_type(type_json: Any) -> Any:
+    """A Spark DataType from its JSON form (what :func:`hive_to_spark` returns)."""
+    from pyspark.sql.types import StructType
+
+    return StructType.fromJson({"type": "struct", "fields": [{"name": "v", "type": type_json, "nullable": True,
+                                                             "metadata": {}}]})["v"].dataType
+
+
+def _partitions(glue: Any, database: str, table: str, *, catalog_id: str | None, where: str) -> list[dict[str, Any]]:
+    kwargs: dict[str, Any] = {"DatabaseName": database, "TableName": table}
+    if catalog_id:
+        kwargs["CatalogId"] = catalog_id
+    try:
+        return [p for page in glue.get_paginator("get_partitions").paginate(**kwargs) for p in page.get("Partitions", [])]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise ConfigError(f"from_catalog: {where}: GetPartitions failed ({code})") from None
+
+
+def _select_partitions(
+    spark: Any, partitions: list[dict[str, Any]], key_types: list[tuple[str, Any]], predicate: str, *, where: str,
+) -> list[dict[str, Any]]:
+    """The partitions whose key values satisfy ``predicate`` (Spark SQL, evaluated as Glue does on the values)."""
+    if not predicate or not partitions:
+        return partitions
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    values = spark.createDataFrame([(i, *p["Values"]) for i, p in enumerate(partitions)],
+                                   StructType([StructField("_index", StringType())] +
+                                              [StructField(n, StringType()) for n, _ in key_types]))
+    typed = values.select("_index", *[F.col(f"`{n}`").cast(_data_type(t)).alias(n) for n, t in key_types])
+    try:
+        kept = {int(r["_index"]) for r in typed.filter(predicate).select("_index").collect()}
+    except PySparkException as exc:
+        keys = ", ".join(n for n, _ in key_types)
+        reason = str(exc).strip().splitlines()[0][:200]
+        raise ConfigError(f"push_down_predicate: {predicate!r} cannot be evaluated on the partition keys of {where} "
+                          f"({keys}): {reason}") from None
+    return [p for i, p in enumerate(partitions) if i in kept]
+
+
+def _read_location(
+    spark: Any, location: str, fmt: str, schema_json: Mapping[str, Any], options: Mapping[str, Any],
+    s3_client: Callable[[], Any], staging_dir: str | None,
+) -> Any:
+    """One location's files as a DataFrame of the catalog schema (JSON parsed as the JsonSerDe does)."""
+    from pyspark.sql.types import StructType
+
+    schema = StructType.fromJson(dict(schema_json))
     staged: StagedFiles = stage_files(S3ReadOptions.from_connection_options({"paths": [location], **options}),
                                       s3_client, staging_dir=staging_dir)
     if not staged.files:
