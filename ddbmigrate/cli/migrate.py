@@ -69,7 +69,7 @@ def command(path: str, bucket: str | None, prefix: str | None, mapping: str | No
         on_glue=on_glue, workers=workers, worker_type=worker_type, resume=resume, dry_run=dry_run,
         enable_pitr=enable_pitr, enable_stream=enable_stream, until=until)  # type: ignore[arg-type]
     s3 = target.without_role(label="state owner (target account)").client("s3") if location_uri.startswith("s3://") else None
-    console = Console(stderr=True)
+    console = Console()  # stdout: stderr carries only the one-line error
     started = time.monotonic()
 
     def on_step(step: str, event: str) -> None:

@@ -10,9 +10,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from ddbmigrate.dynamodb import error_code
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.migrate.options import TABLE_COPY, MigrateOptions
 from ddbmigrate.migrate.plan import Plan
@@ -50,15 +47,14 @@ def check(options: MigrateOptions, plan: Plan, *, s3_client: Any, resumed_target
 
 
 def _check_bucket(options: MigrateOptions, s3: Any) -> None:
-    """A probe object written and deleted under the prefix: the bucket exists and the target account may write."""
+    """A probe object written and deleted under the prefix: the bucket exists and the target account may write.
+
+    A failure is AWS's own (NoSuchBucket, AccessDenied), which the CLI turns into one line naming the
+    profile, region and bucket (:mod:`ddbmigrate.awserrors`).
+    """
     key = f"{(options.prefix or '').strip('/')}/.ddbmigrate-probe-{uuid.uuid4().hex}".lstrip("/")
-    try:
-        s3.put_object(Bucket=options.bucket, Key=key, Body=b"")
-        s3.delete_object(Bucket=options.bucket, Key=key)
-    except ClientError as exc:
-        raise ConfigError(f"--bucket {options.bucket}: cannot write under {options.prefix or '(root)'} with "
-                          f"{options.target.describe()} ({error_code(exc)}); create the bucket in the target account "
-                          "or fix its policy (see 'ddbmigrate policies export')") from None
+    s3.put_object(Bucket=options.bucket, Key=key, Body=b"")
+    s3.delete_object(Bucket=options.bucket, Key=key)
 
 
 def enable_what_was_allowed(options: MigrateOptions, plan: Plan, client: Any, *,

@@ -27,7 +27,7 @@ from ddbmigrate.migrate.plan import Plan, make_plan
 from ddbmigrate.migrate.recheck import VerifyOutcome, verify_with_rechecks
 from ddbmigrate.migrate.report import build_report, render_markdown
 from ddbmigrate.migrate.schema import create_target, finish_target, table_creation_parameters
-from ddbmigrate.migrate.state import MigrationState, StateLocation
+from ddbmigrate.migrate.state import STEPS, MigrationState, StateLocation
 from ddbmigrate.replicate.checkpoints import new_owner_id
 
 __all__ = ["Migration", "Notify", "StepEvent"]
@@ -55,6 +55,8 @@ class Migration:
             if o.resume:
                 raise ConfigError(f"--resume: no migration state at {self.location.describe()}; drop --resume to start")
             return MigrationState(o.source_table, o.target_table, owner=new_owner_id("migrate"))
+        if not o.resume and not any(step in found.steps for step in STEPS[2:]):
+            return MigrationState(o.source_table, o.target_table, owner=new_owner_id("migrate"))  # refused: nothing done
         if not o.resume:
             raise ConfigError(f"--state {self.location.uri} holds a migration already ({self.location.describe()}); "
                               "pass --resume to continue it, or give another --state")

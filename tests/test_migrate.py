@@ -1,0 +1,231 @@
+"""``ddbmigrate migrate`` on the local stack: each path end to end while a writer changes the source,
+each preflight refusal through the real command (one line, non-zero exit, nothing changed), and the
+target's schema copied from the source (DescribeTable, DescribeTimeToLive; tags through Stubber,
+since DynamoDB Local has no tagging API; PITR through Stubber, since it has no PITR API either)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from ddbmigrate.cli.main import main
+from ddbmigrate.errors import AwsNotFound, ConfigError
+from ddbmigrate.local.writer import ChangeWriter
+from ddbmigrate.migrate import MigrateOptions, Migration, open_state_location
+from ddbmigrate.migrate import preflight as preflight_module
+from ddbmigrate.migrate.plan import Plan, TargetState, pitr_status
+from ddbmigrate.migrate.schema import SourceSchema, create_target, finish_target, read_source_schema
+from ddbmigrate.sample import create_sample_table, sample_items
+from tests.tables import put_all
+
+pytestmark = pytest.mark.integration
+
+GSI = {"IndexName": "by-version", "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
+       "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["version"]}}
+LSI = {"IndexName": "by-note", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                             {"AttributeName": "lk", "KeyType": "RANGE"}],
+       "Projection": {"ProjectionType": "KEYS_ONLY"}}
+
+
+def _source_with_indexes(client: Any, name: str, *, lsi: bool) -> None:
+    """The sample schema with a GSI (INCLUDE projection), optionally an LSI, a stream and TTL."""
+    attributes = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
+                  {"AttributeName": "gk", "AttributeType": "S"}, {"AttributeName": "lk", "AttributeType": "S"}]
+    kwargs: dict[str, Any] = {
+        "TableName": name, "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": attributes if lsi else attributes[:3],
+        "ProvisionedThroughput": {"ReadCapacityUnits": 400, "WriteCapacityUnits": 300},
+        "GlobalSecondaryIndexes": [{**GSI, "ProvisionedThroughput": {"ReadCapacityUnits": 20, "WriteCapacityUnits": 30}}],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+    if lsi:
+        kwargs["LocalSecondaryIndexes"] = [LSI]
+    client.create_table(**kwargs)
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires"})
+
+
+def _indexes(table: dict[str, Any], kind: str) -> list[tuple[str, Any, Any]]:
+    return sorted((i["IndexName"], i["KeySchema"], i["Projection"]) for i in table.get(kind) or ())
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("path", ["export-import", "table-copy", "import-table"])
+def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identical(
+        path, spark, source, target, source_ddb, target_ddb, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN a source with a GSI, TTL and a stream, and a writer changing it from before the export to the verify
+    src, dst = unique_name("src"), unique_name("dst")
+    _source_with_indexes(source_ddb, src, lsi=False)
+    put_all(source_ddb, src, ({**item, "gk": item["pk"]} for item in sample_items(120)))
+    writer = ChangeWriter(source_ddb, src, slots=150, pause=0.01)
+    writer.start()
+
+    def on_step(step: str, event: str) -> None:
+        if (step, event) == ("verify", "start"):
+            writer.finish()
+
+    # WHEN the migration runs every step
+    options = MigrateOptions(source=source, source_table=src, target=target, target_table=dst, path=path,
+                             state=str(tmp_path / "state"), bucket=None if path == "table-copy" else bucket)
+    try:
+        report = Migration(options, open_state_location(options.state), on_step=on_step).run()
+    finally:
+        writer.stopped.set()
+    # THEN verify says identical, the load reconciles, replication saw the writer's changes
+    assert writer.total > 50 and writer.error is None
+    assert report["verify"]["identical"], report["verify"]
+    load = report["counts"]["load"]
+    if path == "import-table":
+        assert load["ProcessedItemCount"] == load["ImportedItemCount"] == report["counts"]["exported"] and not load["ErrorCount"]
+    else:
+        assert load["read"] == load["written"] and load["dead_lettered"] == 0
+    assert report["counts"]["replicated"]["applied"] > 0
+    # and the target has the source's GSI and TTL (added after the load)
+    table = target_ddb.describe_table(TableName=dst)["Table"]
+    assert _indexes(table, "GlobalSecondaryIndexes") == [(GSI["IndexName"], GSI["KeySchema"], GSI["Projection"])]
+    assert target_ddb.describe_time_to_live(TableName=dst)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    # and the state file recorded every step, the report files are there
+    state = json.loads((tmp_path / "state" / "state.json").read_text())
+    assert state["path"] == path and all(state["steps"][s]["ended"] for s in ("plan", "preflight", "load", "verify"))
+    assert "tags skipped" in (tmp_path / "state" / "report.md").read_text()
+
+
+def test_the_created_target_has_the_source_keys_indexes_capacity_deletion_protection_then_ttl(
+        source_ddb, target_ddb, unique_name) -> None:
+    # GIVEN a provisioned source with a GSI, an LSI, TTL and deletion protection
+    src, dst = unique_name("src"), unique_name("dst")
+    _source_with_indexes(source_ddb, src, lsi=True)
+    source_ddb.update_table(TableName=src, DeletionProtectionEnabled=True)
+    try:
+        schema = read_source_schema(source_ddb, src)
+        # WHEN the target is created, then finished after the load
+        create_target(target_ddb, schema, dst)
+        ttl_before = target_ddb.describe_time_to_live(TableName=dst)["TimeToLiveDescription"]["TimeToLiveStatus"]
+        notes = finish_target(target_ddb, schema, dst)
+        # THEN indexes, keys, capacities and deletion protection equal the source's; TTL only after the load
+        s, t = (c.describe_table(TableName=n)["Table"] for c, n in ((source_ddb, src), (target_ddb, dst)))
+        for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            assert _indexes(t, kind) == _indexes(s, kind) != []
+        assert t["KeySchema"] == s["KeySchema"] and t["DeletionProtectionEnabled"] is True
+        assert {k: t["ProvisionedThroughput"][k] for k in ("ReadCapacityUnits", "WriteCapacityUnits")} == {
+            "ReadCapacityUnits": 400, "WriteCapacityUnits": 300}
+        assert ttl_before == "DISABLED"
+        assert (target_ddb.describe_time_to_live(TableName=dst)["TimeToLiveDescription"]
+                == source_ddb.describe_time_to_live(TableName=src)["TimeToLiveDescription"])
+        assert any("tags skipped" in note for note in notes)
+    finally:
+        for client, name in ((source_ddb, src), (target_ddb, dst)):
+            with contextlib.suppress(Exception):  # the target may not exist when an assertion failed early
+                client.update_table(TableName=name, DeletionProtectionEnabled=False)
+
+
+def test_tags_are_read_from_the_source_and_put_on_the_target() -> None:
+    """Stubber: DynamoDB Local answers every tagging call with UnknownOperationException."""
+    import botocore.session
+
+    client = botocore.session.get_session().create_client("dynamodb", region_name="eu-west-1",
+                                                          aws_access_key_id="x", aws_secret_access_key="y")
+    arn, target_arn = "arn:aws:dynamodb:eu-west-1:111111111111:table/orders", "arn:aws:dynamodb:eu-west-1:222222222222:table/orders"
+    tags = [{"Key": "team", "Value": "payments"}, {"Key": "cost-centre", "Value": "42"}]
+    table = {"TableName": "orders", "TableArn": arn, "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+             "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}]}
+    with Stubber(client) as stub:
+        stub.add_response("describe_table", {"Table": table}, {"TableName": "orders"})
+        stub.add_response("describe_time_to_live", {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}},
+                          {"TableName": "orders"})
+        stub.add_response("list_tags_of_resource", {"Tags": tags[:1], "NextToken": "n"}, {"ResourceArn": arn})
+        stub.add_response("list_tags_of_resource", {"Tags": tags[1:]}, {"ResourceArn": arn, "NextToken": "n"})
+        schema = read_source_schema(client, "orders")
+        stub.add_response("describe_table", {"Table": {**table, "TableArn": target_arn}}, {"TableName": "orders"})
+        stub.add_response("tag_resource", {}, {"ResourceArn": target_arn, "Tags": tags})
+        notes = finish_target(client, schema, "orders")
+        stub.assert_no_pending_responses()
+    assert schema.tags == tuple(tags) and notes == ["2 tag(s) copied"]
+
+
+def test_pitr_off_is_refused_without_enable_pitr_and_nothing_is_changed(source, target, unique_name) -> None:
+    """Stubber: DynamoDB Local has no PITR API (UnknownOperationException), so the DISABLED answer is stubbed."""
+    import botocore.session
+
+    client = botocore.session.get_session().create_client("dynamodb", region_name="eu-west-1",
+                                                          aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(client) as stub:
+        stub.add_response("describe_continuous_backups", {"ContinuousBackupsDescription": {
+            "ContinuousBackupsStatus": "DISABLED",
+            "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}}, {"TableName": "orders"})
+        status = pitr_status(client, "orders")
+    from ddbmigrate.dynamodb import TableDescription
+
+    described = TableDescription(name="orders", key_schema=({"AttributeName": "pk", "KeyType": "HASH"},),
+                                 attribute_types={"pk": "S"}, write_capacity=1, stream_view_type="NEW_IMAGE",
+                                 stream_arn="arn:s")
+    plan = Plan("export-import", (), described, SourceSchema({}), status, TargetState("absent"))
+    options = MigrateOptions(source=source, source_table="orders", target=target, target_table="t", state="x",
+                             bucket="b")
+    with pytest.raises(ConfigError, match=r"point-in-time recovery is off .* re-run with --enable-pitr"):
+        preflight_module.check(options, plan, s3_client=None, resumed_target=False)
+    with Stubber(client) as stub:  # allowed: UpdateContinuousBackups is the one change made
+        stub.add_response("update_continuous_backups", {"ContinuousBackupsDescription": {"ContinuousBackupsStatus": "ENABLED"}},
+                          {"TableName": "orders", "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})
+        done = preflight_module.enable_what_was_allowed(
+            MigrateOptions(source=source, source_table="orders", target=target, target_table="t", state="x",
+                           bucket="b", enable_pitr=True), plan, client)
+        stub.assert_no_pending_responses()
+    assert done == ["point-in-time recovery enabled on the source"]
+
+
+def _argv(src: str, dst: str, state: Path, *extra: str) -> list[str]:
+    return ["migrate", "--source-profile", "source", "--source-table", src, "--target-profile", "target",
+            "--target-table", dst, "--state", str(state), *extra]
+
+
+@pytest.mark.parametrize("case", ["other-key-schema", "non-empty", "stream-off", "keys-only", "bucket-missing"])
+def test_each_refusal_is_one_line_with_a_non_zero_exit_and_nothing_changed(
+        case, capsys, source_ddb, target_ddb, unique_name, tmp_path: Path) -> None:
+    # GIVEN a source and target set up for the case
+    src, dst = unique_name("src"), unique_name("dst")
+    extra: list[str] = ["--path", "table-copy"]
+    if case in ("stream-off", "keys-only"):
+        create_sample_table(source_ddb, src)
+        if case == "keys-only":
+            source_ddb.update_table(TableName=src, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    else:
+        create_sample_table(source_ddb, src, stream=True)
+    put_all(source_ddb, src, sample_items(3))
+    if case == "other-key-schema":
+        target_ddb.create_table(TableName=dst, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                                BillingMode="PAY_PER_REQUEST")
+    elif case == "non-empty":
+        create_sample_table(target_ddb, dst)
+        put_all(target_ddb, dst, sample_items(1))
+    elif case == "bucket-missing":
+        extra = ["--path", "export-import", "--bucket", "no-such-bucket-" + dst[-8:].lower()]
+    before = (source_ddb.describe_table(TableName=src)["Table"].get("StreamSpecification"),
+              sorted(target_ddb.list_tables()["TableNames"]))
+    # WHEN migrate runs
+    code = main(_argv(src, dst, tmp_path / "state", *extra))
+    # THEN one line, exit code 2 (a missing bucket: AWS's NoSuchBucket, 13), and neither side changed
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == (AwsNotFound if case == "bucket-missing" else ConfigError).exit_code and len(err) == 1 and err[0].startswith("ddbmigrate: error: "), err
+    expected = {"other-key-schema": "exists with key id", "non-empty": "is not empty", "stream-off": "--enable-stream",
+                "keys-only": "KEYS_ONLY", "bucket-missing": "NoSuchBucket"}[case]
+    assert expected in err[0]
+    assert before == (source_ddb.describe_table(TableName=src)["Table"].get("StreamSpecification"),
+                      sorted(target_ddb.list_tables()["TableNames"]))
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(capsys, source_ddb, target_ddb, unique_name, tmp_path) -> None:
+    src, dst = unique_name("src"), unique_name("dst")
+    create_sample_table(source_ddb, src, stream=True)
+    code = main(_argv(src, dst, tmp_path / "state", "--bucket", "any-bucket", "--dry-run"))
+    out = capsys.readouterr().out
+    assert code == 0 and "import-table" in out and "ImportTable" in out
+    assert dst not in target_ddb.list_tables()["TableNames"] and not (tmp_path / "state").exists()
+
