@@ -36,6 +36,7 @@ from rich.progress import (
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_READ_PERCENT, SLOTS_PER_EXECUTOR
 from ddbmigrate.cli.options import Decorator, apply, argument_option
+from ddbmigrate.cli.watch import item_rows, quiet_spark_logs, write_run_report
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.jobargs import EXPORT_IMPORT, JOBS, TABLE_COPY, JobSpec, ParsedArgs, account_of
 
@@ -61,8 +62,9 @@ def spark_progress(spark_context: Any, console: Console, *, interval: float = 0.
     seen: dict[int, tuple[int, int, str]] = {}
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("tasks"), TimeElapsedColumn(), console=console, transient=True) as progress:
-        bar = progress.add_task("starting Spark", total=None)
+                  TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TextColumn("{task.fields[rates]}"),
+                  console=console, transient=True) as progress, item_rows(progress):  # items: ddbmigrate.progress
+        bar = progress.add_task("starting Spark", total=None, unit="tasks", rates="")
 
         def refresh() -> None:
             active = set(tracker.getActiveStageIds())
@@ -92,8 +94,9 @@ def spark_progress(spark_context: Any, console: Console, *, interval: float = 0.
             refresh()
 
 
-def _run(spec: JobSpec, parsed: ParsedArgs) -> int:
-    """Run the job's script with its Glue arguments (already checked); return its exit code."""
+def _run(spec: JobSpec, parsed: ParsedArgs, report: str | None = None) -> int:
+    """Run the job's script with its Glue arguments (already checked); return its exit code.
+    ``report``: a folder for the run's charts and series afterwards."""
     from ddbmigrate.gluelocal import local_spark_session, run_script
 
     script = job_script(spec.name)
@@ -101,10 +104,14 @@ def _run(spec: JobSpec, parsed: ParsedArgs) -> int:
 
     console = Console(stderr=True)
     running = SparkSession.getActiveSession()  # a caller's session (a notebook, a test) is used, never stopped
-    session = running or local_spark_session(f"ddbmigrate-{spec.name}")
+    with quiet_spark_logs(running is None):  # Spark's start-up WARN lines are not the user's business
+        session = running or local_spark_session(f"ddbmigrate-{spec.name}")
     try:
         with spark_progress(session.sparkContext, console):
-            return run_script(script, spec.glue_arguments(parsed), spark=session)
+            code = run_script(script, spec.glue_arguments(parsed), spark=session)
+        if report:
+            write_run_report(report, console)
+        return code
     finally:
         if running is None:
             session.stop()
@@ -121,6 +128,8 @@ _ESTIMATE_OPTIONS: list[Decorator] = [
                  help="For --estimate: the Glue worker type."),
     click.option("--workers", type=click.IntRange(min=2), default=10, show_default=True,
                  help="For --estimate: the number of Glue workers."),
+    click.option("--report", type=click.Path(file_okay=False), default=None,
+                 help="After the run, write charts (WCU/s against the budget, items/s) and their series into DIR."),
 ]
 
 
@@ -163,7 +172,7 @@ def export_import(**values: Any) -> int:
         _print_estimate("export-import", stats_from_export_summary(export.summary), target, parsed["target_table"],
                         parsed, values)
         return 0
-    return _run(EXPORT_IMPORT, parsed)
+    return _run(EXPORT_IMPORT, parsed, values["report"])
 
 
 @command.command("table-copy")
@@ -177,4 +186,4 @@ def table_copy(**values: Any) -> int:
         source_stats = describe_table_stats(account_of(parsed, "source"), parsed["source_table"], option="--source-table")
         _print_estimate("table-copy", source_stats, account_of(parsed, "target"), parsed["target_table"], parsed, values)
         return 0
-    return _run(TABLE_COPY, parsed)
+    return _run(TABLE_COPY, parsed, values["report"])
