@@ -128,6 +128,10 @@ def test_from_catalog_reads_with_the_catalog_schema(
     assert rows["a"]["price"]["N"] == "12345678901234567890.123456789" and rows["b"]["mixed"]["N"] == "7"
     assert rows["a"]["history"]["L"][1]["N"] == "1" and rows["b"]["blob"] is None
     assert frame.name == name
+    # Glue's simplify_ddb_json works on the crawler's lower-cased 'item' column as on an export's 'Item'.
+    simplified = frame.simplify_ddb_json().toDF()
+    assert simplified.schema["address"].dataType.simpleString() == "struct<city:string,geo:struct<lat:string>>"
+    assert {r["pk"]: r["qty"] for r in simplified.collect()} == {"a": "3", "b": "12345678901"}
     df2 = glue.create_data_frame.from_catalog(database=database, table_name=name)
     assert df2.count() == 2
     assert glue.create_dynamic_frame_from_catalog(database, name).count() == 2

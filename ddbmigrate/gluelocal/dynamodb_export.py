@@ -259,12 +259,14 @@ def _simplified(column: Any, dtype: Any) -> Any:
 
 
 def _attributes(df: Any) -> tuple[Any, list[Any]]:
-    """(the column holding the attributes, its fields): ``Item`` when the frame has it, else the frame itself."""
+    """(the column holding the attributes, its fields): ``Item`` (an export's line; ``item`` as the
+    crawler names it) when the frame has it, else the frame's own columns."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
 
-    if "Item" in df.columns and isinstance(df.schema["Item"].dataType, StructType):
-        return F.col("Item"), list(df.schema["Item"].dataType.fields)
+    for name in ("Item", "item"):
+        if name in df.columns and isinstance(df.schema[name].dataType, StructType):
+            return F.col(name), list(df.schema[name].dataType.fields)
     return None, list(df.schema.fields)
 
 
