@@ -210,3 +210,61 @@ def test_charts_are_drawn_from_a_recorded_series_and_the_series_is_kept_beside_t
     assert rows[-1].endswith(",8.0,16.0")  # 80 items and 160 WCU in each 10 s
     redrawn = write_charts(again, goal_again, tmp_path / "redrawn")
     assert redrawn.lag is None and redrawn.wcu.exists()
+
+
+def test_the_bar_row_shows_items_of_the_total_rates_against_the_budget_and_the_eta() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress, TextColumn
+
+    from ddbmigrate.cli.watch import item_rows
+
+    screen = io.StringIO()
+    clock = Clock()
+    monitor = Monitor(RunInfo("Orders", Goal(total_items=1000, budget_wcu=50.0)), clock=clock, emit=lambda _: None)
+    console = Console(file=screen, force_terminal=True, color_system=None, width=160)
+    with Progress(TextColumn("{task.description} {task.completed}/{task.total} {task.fields[rates]}"),
+                  console=console) as progress, item_rows(progress):
+        monitor.tick()
+        clock.now += 10
+        monitor.board.update("write-0", Totals(written=195, dead_lettered=5, consumed_wcu=400.0), seq=1)
+        monitor.tick()
+    shown = screen.getvalue()
+    assert "writing Orders 200/1000 20 items/s · 40/50 WCU/s · dead-lettered 5 · ETA 40s" in shown, shown[-400:]
+
+
+def test_run_table_copy_reports_reads_and_writes_live_and_writes_its_charts(
+        spark: Any, source_ddb: Any, target_ddb: Any, unique_name: Any, tmp_path: Path) -> None:
+    import json
+
+    from tables import put_all
+
+    from ddbmigrate.cli.main import main
+
+    source_table, target_table = unique_name("cp-src"), unique_name("cp-dst")
+    create_sample_table(source_ddb, source_table)
+    put_all(source_ddb, source_table, sample_items(40))
+    create_sample_table(target_ddb, target_table)
+    code = main(["run", "table-copy", "--source-profile", "source", "--source-table", source_table,
+                 "--target-profile", "target", "--target-table", target_table, "--splits", "2",
+                 "--report", str(tmp_path / "report")])
+    assert code == 0
+    last = json.loads((tmp_path / "report" / "series.json").read_text())["samples"][-1]
+    assert (last["read"], last["written"]) == (40, 40) and last["consumed_rcu"] > 0 and last["consumed_wcu"] >= 40
+    assert (tmp_path / "report" / "wcu.png").exists() and (tmp_path / "report" / "items.png").exists()
+
+
+def test_spark_started_by_ddbmigrate_run_shows_no_warnings(tmp_path: Path) -> None:
+    """A fresh Spark in a child process (the session fixture's JVM has long started)."""
+    import subprocess
+    import sys
+
+    script = ("from ddbmigrate.cli.watch import quiet_spark_logs\n"
+              "from ddbmigrate.gluelocal import local_spark_session\n"
+              "with quiet_spark_logs():\n    s = local_spark_session('quiet')\n"
+              "print(s.range(3).count()); s.stop()\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "SPARK_CONF_DIR"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr[-2000:]
+    assert "WARN" not in done.stderr and "log level" not in done.stderr, done.stderr[-2000:]
