@@ -268,3 +268,21 @@ def test_spark_started_by_ddbmigrate_run_shows_no_warnings(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr[-2000:]
     assert "WARN" not in done.stderr and "log level" not in done.stderr, done.stderr[-2000:]
+
+
+def test_start_follow_reads_a_runs_metrics_back_from_cloudwatch(local_stack: Any, unique_name: Any) -> None:
+    """What a Glue run published (moto's CloudWatch), as ``start --follow`` shows it."""
+    from ddbmigrate.cli.watch import RunMetricsView
+
+    table, run_id = unique_name("follow"), f"jr_{unique_name('r')}"
+    cloudwatch = Account(profile="target").client("cloudwatch")
+    view = RunMetricsView(cloudwatch, "ddbmigrate-export-import", run_id)
+    assert view.refresh() == ""  # nothing published yet
+    publisher = MetricsPublisher(cloudwatch, RunDimensions("ddbmigrate-export-import", run_id, table))
+    clock = Clock()
+    monitor = Monitor(RunInfo(table, Goal(total_items=100)), clock=clock, publisher=publisher, emit=lambda _: None)
+    for step, written in enumerate((40, 75), start=1):
+        clock.now += 61
+        monitor.board.update("write-0", Totals(written=written, consumed_wcu=float(written), dead_lettered=step), seq=step)
+        monitor.tick()
+    assert view.refresh() == f"{table}: written=75 consumed_wcu=75.0 dead_lettered=2 throttles=0 eta=39s"  # 23 left at 36 per 61 s

@@ -10,11 +10,13 @@ Before starting it prints the estimate for the run's effective settings (time, D
 item count and size from the export's manifest (export-import) or the source table
 (table copy, ``--source-profile``), write capacity from ``--write_capacity`` or the target table.
 What it cannot find it says, and starts anyway. Stdout ends with the console URL and, last, the
-run id; ``--follow`` then polls until the run ends and exits non-zero unless it SUCCEEDED.
+run id; ``--follow`` then polls until the run ends, showing the run's CloudWatch metrics
+(items written, WCU, dead letters, throttles, ETA), and exits non-zero unless it SUCCEEDED.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import SLOTS_PER_EXECUTOR
 from ddbmigrate.cli.estimate import describe_table_stats, render_estimate
 from ddbmigrate.cli.options import argument_option
+from ddbmigrate.cli.watch import RunMetricsView
 from ddbmigrate.deploy.config import DEFAULT_CONFIG, read_required_arguments
 from ddbmigrate.deploy.start import (
     RunOverrides,
@@ -160,7 +163,15 @@ def command(job_name: str, workers: int | None, worker_type: str | None, write_p
                 status.update(f"{job_name} {run_id}: {run.get('JobRunState')}")
                 console.print(f"{escape(job_name)} {escape(run_id)}: {escape(str(run.get('JobRunState')))}")
 
-            run = follow_run(glue, job_name, run_id, poll_seconds=poll_seconds, on_state=on_state)
+            metrics = RunMetricsView(account.client("cloudwatch"), job_name, run_id)  # the run's own, live
+
+            def wait(seconds: float) -> None:
+                time.sleep(seconds)
+                status.update(f"{job_name} {run_id}: {metrics.refresh() or 'no ddbmigrate metrics yet'}")
+
+            run = follow_run(glue, job_name, run_id, poll_seconds=poll_seconds, on_state=on_state, sleep=wait)
+        if metrics.refresh():
+            console.print(escape(metrics.last))
         seconds = run.get("ExecutionTime")
         console.print(f"{escape(job_name)} {escape(run_id)}: SUCCEEDED"
                       + (f" in {seconds} s" if seconds is not None else ""))

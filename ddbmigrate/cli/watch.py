@@ -21,7 +21,7 @@ from rich.progress import Progress, TaskID
 from ddbmigrate.progress import Monitor, Status, last_monitor, observing
 from ddbmigrate.progress.counters import format_duration
 
-__all__ = ["describe_status", "item_rows", "quiet_spark_logs", "write_run_report"]
+__all__ = ["RunMetricsView", "describe_status", "item_rows", "quiet_spark_logs", "write_run_report"]
 
 
 def describe_status(status: Status) -> str:
@@ -48,6 +48,29 @@ def item_rows(progress: Progress) -> Iterator[None]:
 
     with observing(observe):
         yield
+
+
+class RunMetricsView:
+    """A Glue run's ddbmigrate metrics read back from CloudWatch, one line per table (``start --follow``).
+
+    Reading them must never end the follow: an error (no ``cloudwatch:GetMetricStatistics``, say)
+    becomes the line itself.
+    """
+
+    def __init__(self, client: Any, job_name: str, run_id: str) -> None:
+        self._client, self._job, self._run = client, job_name, run_id
+        self.last = ""
+
+    def refresh(self) -> str:
+        from ddbmigrate.progress.metrics import read_run_metrics
+
+        try:
+            found = read_run_metrics(self._client, self._job, self._run)
+        except Exception as exc:  # botocore's errors, a missing region: shown, never raised
+            self.last = f"metrics unavailable ({type(exc).__name__})"
+        else:
+            self.last = " | ".join(m.line() for m in found)
+        return self.last
 
 
 def write_run_report(folder: str, console: Console) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ddbmigrate.progress.counters import Status, Totals
 
-__all__ = ["COUNTERS", "NAMESPACE", "MetricsPublisher", "RunDimensions"]
+__all__ = ["COUNTERS", "NAMESPACE", "MetricsPublisher", "RunDimensions", "RunMetrics", "read_run_metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +87,47 @@ class MetricsPublisher:
                             self.dimensions.table, type(exc).__name__, exc, NAMESPACE)
             return False
         return True
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """A Glue run's figures as CloudWatch holds them (``ddbmigrate start --follow`` shows them)."""
+
+    table: str
+    sums: Mapping[str, float]
+    """Metric name → its Sum since the run started (the counters of :data:`COUNTERS`)."""
+    eta_seconds: float | None
+
+    def line(self) -> str:
+        written, wcu = self.sums.get("ItemsWritten", 0.0), self.sums.get("WriteUnitsConsumed", 0.0)
+        dead, throttles = self.sums.get("DeadLettered", 0.0), self.sums.get("Throttles", 0.0)
+        eta = "?" if self.eta_seconds is None else f"{self.eta_seconds:,.0f}s"
+        return (f"{self.table}: written={written:,.0f} consumed_wcu={wcu:,.1f} dead_lettered={dead:,.0f} "
+                f"throttles={throttles:,.0f} eta={eta}")
+
+
+def read_run_metrics(client: Any, job_name: str, run_id: str, *, since: _dt.datetime | None = None,
+                     now: _dt.datetime | None = None) -> list[RunMetrics]:
+    """Every table's figures published by run ``run_id`` of ``job_name`` (empty until the first)."""
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    since = since or now - _dt.timedelta(days=1)
+    found = client.list_metrics(Namespace=NAMESPACE, MetricName="ItemsWritten",
+                                Dimensions=[{"Name": "JobName", "Value": job_name}, {"Name": "JobRunId", "Value": run_id}])
+    tables = sorted({d["Value"] for m in found.get("Metrics", []) for d in m["Dimensions"] if d["Name"] == "Table"})
+    period = max(60, int((now - since).total_seconds()) // 60 * 60 + 60)
+    result = []
+    for table in tables:
+        dimensions = RunDimensions(job_name, run_id, table).as_list()
+        sums = {}
+        for name in COUNTERS:
+            points = client.get_metric_statistics(Namespace=NAMESPACE, MetricName=name, Dimensions=dimensions,
+                                                  StartTime=since, EndTime=now + _dt.timedelta(minutes=1),
+                                                  Period=period, Statistics=["Sum"])["Datapoints"]
+            sums[name] = sum(p["Sum"] for p in points)
+        points = client.get_metric_statistics(Namespace=NAMESPACE, MetricName="EstimatedSecondsRemaining",
+                                              Dimensions=dimensions, StartTime=now - _dt.timedelta(minutes=10),
+                                              EndTime=now + _dt.timedelta(minutes=1), Period=60,
+                                              Statistics=["Minimum"])["Datapoints"]
+        latest = max(points, key=lambda p: p["Timestamp"]) if points else None
+        result.append(RunMetrics(table, sums, latest["Minimum"] if latest else None))
+    return result
