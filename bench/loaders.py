@@ -99,6 +99,33 @@ def parallel_write(account: Account, table: str, batches: Sequence[list[dict[str
     return WriteRun(items=written, threads=threads, seconds=seconds)
 
 
+def parallel_scan(account: Account, table: str, segments: int) -> WriteRun:
+    """Scan all of ``table`` in ``segments`` segments, one thread (and client) each; items counted, not kept.
+
+    The raw Scan ceiling: pages of DynamoDB's default 1 MB, no rate limit, no per-item work beyond
+    botocore's parsing. Clients are created and warmed (one DescribeTable each) before the clock starts.
+    """
+    clients = [_raw_client(account, 1) for _ in range(segments)]
+    for client in clients:
+        client.describe_table(TableName=table)
+
+    def worker(segment: int) -> int:
+        client, found, start = clients[segment], 0, None
+        while True:
+            request: dict[str, Any] = {"TableName": table, "Segment": segment, "TotalSegments": segments}
+            if start is not None:
+                request["ExclusiveStartKey"] = start
+            page = client.scan(**request)
+            found += page.get("Count", 0)
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return found
+
+    started = time.perf_counter()
+    found = sum(_in_threads(worker, list(range(segments))))
+    return WriteRun(items=found, threads=segments, seconds=time.perf_counter() - started)
+
+
 def count_items(account: Account, table: str) -> int:
     """The table's exact item count, from DescribeTable.
 

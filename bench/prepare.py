@@ -24,6 +24,7 @@ class Source:
     table: str
     items: int
     seeding: WriteRun
+    profile: str = "every-type"
 
 
 @dataclass
@@ -78,7 +79,7 @@ def seed_source(world: World, table: str, count: int, console: Console, *, profi
     if found != count:
         raise RuntimeError(f"seeding {table}: wrote {count} items but the table holds {found}")
     console.print(f"seeded {count} {profile} items into source table {table} ({run.items_per_second:.0f} items/s, {SEED_THREADS} threads)")
-    return Source(table=table, items=count, seeding=run)
+    return Source(table=table, items=count, seeding=run, profile=profile)
 
 
 def export_source(world: World, source: Source, prefix: str, console: Console) -> ExportedSource:
