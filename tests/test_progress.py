@@ -286,3 +286,31 @@ def test_start_follow_reads_a_runs_metrics_back_from_cloudwatch(local_stack: Any
         monitor.board.update("write-0", Totals(written=written, consumed_wcu=float(written), dead_lettered=step), seq=step)
         monitor.tick()
     assert view.refresh() == f"{table}: written=75 consumed_wcu=75.0 dead_lettered=2 throttles=0 eta=39s"  # 23 left at 36 per 61 s
+
+
+def test_replication_lag_and_records_applied_are_logged_published_and_kept_for_the_chart(
+        local_stack: Any, unique_name: Any) -> None:
+    from ddbmigrate.progress.replication import ReplicationWatch
+
+    table = unique_name("repl")
+    cloudwatch = Account(profile="target").client("cloudwatch")
+    clock, lines = Clock(), []
+    watch = ReplicationWatch(table, publisher=MetricsPublisher(cloudwatch, RunDimensions("replicate", "local", table)),
+                             clock=clock, emit=lines.append)
+    watch.update("shard-a", records=10, lag_seconds=None)  # the first update ticks at once
+    clock.now += 30
+    watch.update("shard-b", records=5, lag_seconds=90.0)  # not due yet: nothing logged
+    clock.now += 31
+    watch.update("shard-a", records=40, lag_seconds=12.0)
+    assert len(lines) == 2 and "records_applied=45 lag=1m30s" in lines[-1]  # the worst shard's lag
+    assert [(p.at, p.seconds) for p in watch.lag] == [(61.0, 90.0)]
+    end = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    dims = RunDimensions("replicate", "local", table).as_list()
+
+    def stat(name: str, statistic: str) -> float:
+        points = cloudwatch.get_metric_statistics(Namespace="ddbmigrate", MetricName=name, Dimensions=dims,
+                                                  StartTime=end - dt.timedelta(hours=1), EndTime=end, Period=3600,
+                                                  Statistics=[statistic])["Datapoints"]
+        return sum(p[statistic] for p in points)
+
+    assert stat("RecordsApplied", "Sum") == 45 and stat("ReplicationLagSeconds", "Maximum") == 90.0

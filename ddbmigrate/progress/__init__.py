@@ -5,6 +5,7 @@
 * :mod:`~ddbmigrate.progress.channel` — tasks → driver over a small HTTP listener;
 * :mod:`~ddbmigrate.progress.monitor` — :func:`watch` a run: sampling, the log line, observers;
 * :mod:`~ddbmigrate.progress.metrics` — CloudWatch custom metrics (namespace ``ddbmigrate``);
+* :mod:`~ddbmigrate.progress.replication` — replication's lag and records applied, the same ways;
 * :mod:`~ddbmigrate.progress.charts` — PNG charts and the series beside a report (matplotlib, CLI only).
 
 Standard library only, except the charts: the rest runs on Glue workers. See docs/progress.md.

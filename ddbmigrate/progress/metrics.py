@@ -64,12 +64,13 @@ class MetricsPublisher:
         if self._put(data):
             self._last = Totals().merge(totals)
 
-    def publish_replication(self, *, lag_seconds: float | None, records_applied: int) -> None:
-        """Replication's figures: the lag (a gauge) and the records applied since the last call."""
+    def publish_replication(self, *, lag_seconds: float | None, records_applied: int) -> bool:
+        """Replication's figures: the lag (a gauge) and the records applied since the last call;
+        False when not published (the caller adds the records to the next call)."""
         data = [self._datum("RecordsApplied", records_applied, "Count")]
         if lag_seconds is not None:
             data.append(self._datum("ReplicationLagSeconds", lag_seconds, "Seconds"))
-        self._put(data)
+        return self._put(data)
 
     def _datum(self, name: str, value: float, unit: str) -> dict[str, Any]:
         return {"MetricName": name, "Dimensions": self.dimensions.as_list(), "Timestamp": self.now(),
