@@ -314,3 +314,20 @@ def test_replication_lag_and_records_applied_are_logged_published_and_kept_for_t
         return sum(p[statistic] for p in points)
 
     assert stat("RecordsApplied", "Sum") == 45 and stat("ReplicationLagSeconds", "Maximum") == 90.0
+
+
+def test_on_glue_without_logging_configured_the_progress_line_goes_to_the_drivers_stdout(capsys: Any) -> None:
+    """Glue's continuous log records the driver's stdout; a Glue script seldom configures logging."""
+    from ddbmigrate.progress import watch_job
+
+    logger = logging.getLogger("ddbmigrate.progress")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with watch_job(None, table="Orders", goal=Goal(total_items=10), metrics="off",
+                       argv=["--JOB_NAME", "ddbmigrate-export-import", "--JOB_RUN_ID", "jr_0123abcd"]) as monitor:
+            monitor.board.update("write-0", Totals(written=10))
+    finally:
+        logger.setLevel(level)
+    assert "Orders: progress: written=10 of 10 (100.0%)" in capsys.readouterr().out
+    assert monitor.info.dimensions == RunDimensions("ddbmigrate-export-import", "jr_0123abcd", "Orders")

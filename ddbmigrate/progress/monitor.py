@@ -125,14 +125,14 @@ def observing(observer: Observer) -> Iterator[None]:
 @contextmanager
 def watch(info: RunInfo, *, host: str = "127.0.0.1", advertise: str | None = None, tick: float | None = None,
           report_interval: float | None = None, publisher: MetricsPublisher | None = None,
-          clock: Callable[[], float] = time.monotonic) -> Iterator[Monitor]:
+          clock: Callable[[], float] = time.monotonic, emit: Callable[[str], None] | None = None) -> Iterator[Monitor]:
     """Listen for the tasks' reports for the block's duration, sampling every ``tick`` seconds
     (default :data:`TICK`); tasks report every ``report_interval`` (default ``channel.REPORT_INTERVAL``).
 
     A listener that cannot start (no free port, a sandbox) leaves the job unwatched, never failed.
     """
     global _active, _last
-    monitor = Monitor(info, clock=clock, publisher=publisher)
+    monitor = Monitor(info, clock=clock, publisher=publisher, emit=emit)
     listener = None
     try:
         listener = Listener(monitor.board, host=host, advertise=advertise,
@@ -180,7 +180,25 @@ def watch_job(spark: Any, *, table: str, goal: Goal, metrics: str = "auto", acco
         except Exception as exc:  # no region, no credentials: the job goes on unmeasured
             log.warning("CloudWatch metrics off: no client (%s)", exc)
     host, advertise = _listen_address(spark)
-    return watch(RunInfo(table, goal, dimensions), host=host, advertise=advertise, publisher=publisher)
+    emit = _print_line if on_glue and not _logged(log) else None
+    return watch(RunInfo(table, goal, dimensions), host=host, advertise=advertise, publisher=publisher, emit=emit)
+
+
+def _logged(logger: logging.Logger) -> bool:
+    """Whether an INFO record of ``logger`` reaches a handler (a Glue script seldom configures logging)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return False
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.handlers:
+            return True
+        current = current.parent if current.propagate else None
+    return False
+
+
+def _print_line(line: str) -> None:
+    """The driver's stdout: what Glue's continuous log records when logging is not configured."""
+    print(line, flush=True)
 
 
 def _argv_value(argv: Sequence[str], name: str) -> str | None:
