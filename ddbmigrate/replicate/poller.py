@@ -11,7 +11,9 @@ How it runs:
   ``sync`` (its dead letters stored: fsynced, or an S3 object of their own) → checkpoint. In that
   order: a crash before the checkpoint only replays changes already applied (full-image writes make
   that harmless; a letter may be written twice), and a crash after it never loses a dead letter of
-  a record it covers. A checkpoint is saved only while our lease holds.
+  a record it covers. A checkpoint is saved only while our lease holds. The next page is read
+  while a batch is written (one page ahead, never applied before the batch's checkpoint), and a
+  batch's writes — one per key after planning — go out on several writers at once.
 * **Iterators.** TRIM_HORIZON without a checkpoint, AFTER_SEQUENCE_NUMBER of it otherwise (never
   AT_TIMESTAMP: changes before the cut-off are skipped by the applier). An expired iterator (they
   last 15 minutes) is replaced by a new one after the last checkpoint.
@@ -32,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -110,6 +112,13 @@ class PollerOptions:
     lease_seconds: float = DEFAULT_LEASE_SECONDS
     quirks: Quirks = "none"
     owner: str = field(default_factory=new_owner_id)
+
+
+class _Page(NamedTuple):
+    """A GetRecords page: its records, and the iterator after it (None: the shard is closed and read)."""
+
+    records: list[ChangeRecord]
+    next_iterator: str | None
 
 
 @dataclass(frozen=True)
@@ -240,53 +249,65 @@ class Poller:
         arn, options = self.options.stream_arn, self.options
         checkpoint = self.store.checkpoints(arn).get(shard.shard_id) or Checkpoint(arn, shard.shard_id)
         status.checkpoint = checkpoint.sequence_number
-        iterator = self._iterator(shard.shard_id, checkpoint.sequence_number)
+        iterator: str | None = self._iterator(shard.shard_id, checkpoint.sequence_number)
         empty_in_row, newest_seen, started, rate_start = 0, 0.0, self.clock(), 0
-        while not self.stop.is_set():
-            if lease.remaining(self.clock()) < options.lease_seconds / 2:
-                lease = renew(self.store, lease, now=self.clock(), duration=options.lease_seconds)
-            try:
-                reply = self.streams.get_records(ShardIterator=iterator, Limit=options.batch_limit)
-            except ClientError as exc:
-                code = error_code(exc)
-                if code == "ExpiredIteratorException":
-                    iterator = self._iterator(shard.shard_id, checkpoint.sequence_number)
-                    continue
-                if code == "TrimmedDataAccessException":
-                    raise _gap(arn, shard.shard_id) from None
-                raise
-            records = [self._record(raw, shard.shard_id) for raw in reply.get("Records", ())]
-            if records:
-                stats = apply_changes(plan_changes(records, options.policy), writer, transform=self.transform)
-                writer.sync()  # the batch's dead letters are stored before the checkpoint that covers them
-                checkpoint = replace(checkpoint, sequence_number=records[-1].sequence_number)
-                self.store.save(checkpoint, owner=lease.owner)  # only after the flush: a crash here replays
-                newest_seen = max(newest_seen, max(r.created.timestamp() for r in records))
-                self._count(stats)
-                empty_in_row = 0
-            else:
-                empty_in_row += 1
-            now = self.clock()
-            status.checkpoint, status.seen = checkpoint.sequence_number, status.seen + len(records)
-            status.lag_seconds = max(0.0, now - newest_seen) if newest_seen else None
-            status.records_per_second = (status.seen - rate_start) / max(now - started, 1e-9)
-            iterator = reply.get("NextShardIterator")
-            if iterator is None:  # closed and read to its end
-                self.store.save(replace(checkpoint, finished=True), owner=lease.owner)
-                status.state = "finished"
+        # one page is read ahead while the last one is written (GetRecords took a third of a batch's time)
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"records-{shard.shard_id}")
+        ahead: Future[_Page] | None = None
+        try:
+            while not self.stop.is_set():
+                if lease.remaining(self.clock()) < options.lease_seconds / 2:
+                    lease = renew(self.store, lease, now=self.clock(), duration=options.lease_seconds)
+                try:
+                    page = (ahead or reader.submit(self._page, str(iterator), shard.shard_id)).result()
+                except ClientError as exc:
+                    ahead = None
+                    code = error_code(exc)
+                    if code == "ExpiredIteratorException":
+                        iterator = self._iterator(shard.shard_id, checkpoint.sequence_number)
+                        continue
+                    if code == "TrimmedDataAccessException":
+                        raise _gap(arn, shard.shard_id) from None
+                    raise
+                records, iterator = page.records, page.next_iterator
+                ahead = reader.submit(self._page, iterator, shard.shard_id) if records and iterator else None
+                if records:
+                    stats = apply_changes(plan_changes(records, options.policy), writer, transform=self.transform)
+                    writer.sync()  # the batch's dead letters are stored before the checkpoint that covers them
+                    checkpoint = replace(checkpoint, sequence_number=records[-1].sequence_number)
+                    self.store.save(checkpoint, owner=lease.owner)  # only after the flush: a crash here replays
+                    newest_seen = max(newest_seen, max(r.created.timestamp() for r in records))
+                    self._count(stats)
+                    empty_in_row = 0
+                else:
+                    empty_in_row += 1
+                now = self.clock()
+                status.checkpoint, status.seen = checkpoint.sequence_number, status.seen + len(records)
+                status.lag_seconds = max(0.0, now - newest_seen) if newest_seen else None
+                status.records_per_second = (status.seen - rate_start) / max(now - started, 1e-9)
+                if iterator is None:  # closed and read to its end
+                    self.store.save(replace(checkpoint, finished=True), owner=lease.owner)
+                    status.state = "finished"
+                    self.on_status(status)
+                    return "finished"
+                if not records and self._at_tip(status, empty_in_row):
+                    status.state = "caught-up"
+                    self.on_status(status)
+                    if options.until == "caught-up":
+                        return "caught-up"
+                elif records:
+                    status.state = "running"
                 self.on_status(status)
-                return "finished"
-            if not records and self._at_tip(status, empty_in_row):
-                status.state = "caught-up"
-                self.on_status(status)
-                if options.until == "caught-up":
-                    return "caught-up"
-            elif records:
-                status.state = "running"
-            self.on_status(status)
-            if not records:
-                self.sleep(options.idle_wait)
+                if not records:
+                    self.sleep(options.idle_wait)
+        finally:
+            reader.shutdown(wait=True, cancel_futures=True)  # a page read ahead is dropped: the checkpoint is before it
         return "stopped"
+
+    def _page(self, iterator: str, shard_id: str) -> _Page:
+        """One GetRecords page of ``shard_id``, its records parsed (on the shard's reader thread)."""
+        reply = self.streams.get_records(ShardIterator=iterator, Limit=self.options.batch_limit)
+        return _Page([self._record(raw, shard_id) for raw in reply.get("Records", ())], reply.get("NextShardIterator"))
 
     def _at_tip(self, status: ShardStatus, empty_in_row: int) -> bool:
         lag = status.lag_seconds

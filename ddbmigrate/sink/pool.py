@@ -77,18 +77,29 @@ class WriterPool:
     def put(self, item: Item, *, origin: str = "", size: int | None = None, document: Any = None) -> None:
         self._send(item, ("put", item, origin, size, document))
 
+    def delete(self, key: Item, *, origin: str = "") -> None:
+        self._send(key, ("delete", key, origin))
+
     def reject(self, reason: str, *, origin: str = "", key: Item | None = None, item: Item | None = None) -> None:
         self._send(key or item, ("reject", reason, origin, key, item))
+
+    def flush(self) -> None:
+        """Return once everything handed over so far is written or dead-lettered (:meth:`TableWriter.flush`
+        in each writer, in parallel): replication's batch boundary. Raises a writer's failure."""
+        self._wait_for("flush")
 
     def sync(self) -> None:
         """Return once everything handed over so far is written or durably dead-lettered
         (:meth:`TableWriter.sync` in each writer): what a caller waits for before it records
         progress (a data file done, a Scan page). Raises a writer's failure."""
+        self._wait_for("sync")
+
+    def _wait_for(self, step: str) -> None:
         if self._failure is not None:
             raise self._failure
         if not self._threads:
             try:
-                self._writers[0].sync()
+                getattr(self._writers[0], step)()
             except BaseException as exc:
                 self._failure = exc
                 raise
@@ -96,7 +107,7 @@ class WriterPool:
         synced = [threading.Event() for _ in self._queues]
         for index, (inbox, event) in enumerate(zip(self._queues, synced, strict=True)):
             chunk, self._pending[index] = self._pending[index], []
-            inbox.put([*chunk, ("sync", event)])
+            inbox.put([*chunk, (step, event)])
         for event in synced:
             event.wait()
         if self._failure is not None:
@@ -167,10 +178,10 @@ class WriterPool:
         failed = False
         for chunk in iter(inbox.get, _STOP):
             for message in chunk:
-                if message[0] == "sync":  # always answered, even after a failure: the caller waits on it
+                if message[0] in ("sync", "flush"):  # always answered, even after a failure: the caller waits
                     if not (failed or self._failure is not None):
                         try:
-                            writer.sync()
+                            getattr(writer, message[0])()
                         except BaseException as exc:
                             failed = True
                             self._failure = self._failure or exc
@@ -193,6 +204,8 @@ class WriterPool:
         if message[0] == "put":
             _, item, origin, size, document = message
             writer.put(item, origin=origin, size=size, document=document)
+        elif message[0] == "delete":
+            writer.delete(message[1], origin=message[2])
         else:
             _, reason, origin, key, item = message
             writer.reject(reason, origin=origin, key=key, item=item)
