@@ -170,7 +170,8 @@ def test_modify_overwrites_remove_deletes_and_the_last_change_of_a_key_wins(even
     assert stored(target_ddb, table, a) == a2
     assert stored(target_ddb, table, b) is None
     assert emitted(capsys.readouterr().out) | {"lag_seconds": 0} == {
-        "applied": 2, "skipped": 0, "superseded": 2, "dead_lettered": 0, "lag_seconds": 0}
+        "applied": 2, "skipped": 0, "superseded": 2, "dead_lettered": 0, "lag_seconds": 0,
+        "drift_new_attributes": 0, "drift_new_types": 0}
 
 
 @pytest.mark.parametrize(("policy", "kept"), [("replicate", False), ("skip", True)])
@@ -215,6 +216,49 @@ def test_poison_record_is_dead_lettered_with_its_sequence_number_the_rest_apply(
     out = capsys.readouterr().out
     assert emitted(out)["dead_lettered"] == 1
     assert SECRET not in out  # logs carry positions, never item contents
+
+
+def test_dead_letters_are_stored_before_each_answer_and_the_container_keeps_one_writer(
+        events, function, table, target_ddb, bucket, s3) -> None:
+    # GIVEN one container (its writers counted) and two invocations, each with a poison record
+    opened: list[str] = []
+    fn = function()
+    make = fn._writer_factory
+    fn._writer_factory = lambda name: (opened.append(name), make(name))[1]
+    letters = []
+    for n in (50, 52):
+        poison = item(n, blob={"S": "x" * 410_000})
+        records = [events.put(item(n + 1)), events.put(poison)]
+        # WHEN one is answered
+        assert fn(events.event(*records), FakeContext()) == {"batchItemFailures": []}
+        # THEN its dead letter is already in S3, named by its stream position
+        letters = list(read_dead_letters(f"s3://{bucket}/dead/", s3_client=s3))
+        assert letters[-1].record["origin"] == f"stream {STREAM} sequence {records[1]['dynamodb']['SequenceNumber']}"
+    # AND both letters are kept, written by the one writer the container opened (each sync its own object)
+    assert len(letters) == 2 and len(opened) == 1
+    assert stored(target_ddb, table, item(51)) == item(51) and stored(target_ddb, table, item(53)) == item(53)
+
+
+def test_schema_drift_goes_to_the_metrics_per_kind_and_by_name_to_the_log(events, function, table, target_ddb,
+                                                                          tmp_path, capsys, caplog) -> None:
+    from ddbmigrate.mapping import build_mapping, save_mapping
+    from ddbmigrate.schema import infer_schema
+
+    # GIVEN the bulk load's mapping, and new images that gained an attribute or changed a type
+    known = item(60, seq={"N": "1"})
+    path = tmp_path / "mapping.json"
+    save_mapping(build_mapping(infer_schema([known])), path)
+    gained, retyped = item(61, seq={"N": "2"}, loyalty={"S": SECRET}), item(62, seq={"S": SECRET})
+    # WHEN they are applied
+    result = function(mapping=str(path))(events.event(*(events.put(i) for i in (known, gained, retyped))), FakeContext())
+    # THEN they are written as they came; the metrics count the items per kind of drift (no name, no
+    # value), and the log line names the attribute — never its value
+    assert result == {"batchItemFailures": []}
+    assert stored(target_ddb, table, gained) == gained and stored(target_ddb, table, retyped) == retyped
+    metrics = emitted(capsys.readouterr().out)
+    assert (metrics["drift_new_attributes"], metrics["drift_new_types"], metrics["applied"]) == (1, 1, 3)
+    (done,) = [str(r.stats) for r in caplog.records if r.getMessage() == "batch done"]
+    assert "loyalty (1)" in done and "seq (N→S) (1)" in done and SECRET not in done
 
 
 def test_a_failure_mid_batch_reports_the_first_record_not_applied(events, function, table, target_ddb) -> None:

@@ -28,6 +28,7 @@ from rich.table import Table
 from ddbmigrate.accounts import Account
 from ddbmigrate.errors import ConfigError
 from ddbmigrate.export import ExportRequest, fix_ownership, open_export, run_export, wait_for_export
+from ddbmigrate.export.layout import parse_time
 from ddbmigrate.export.trigger import export_folder_uri
 
 _EXPORT_DEFAULTS: dict[str, Any] = {
@@ -74,12 +75,7 @@ def _account(options: dict[str, Any], label: str, prefix: str = "") -> Account:
 
 
 def _parse_time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--export-time: {text!r} is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z)") from None
+    return None if text is None else parse_time(text, where="--export-time", error=ConfigError)
 
 
 @click.group("export", invoke_without_command=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypedDict
 
-from ddbmigrate.errors import ExportError, ExportIntegrityError, InvalidItemError
+from ddbmigrate.errors import DdbMigrateError, ExportError, ExportIntegrityError, InvalidItemError
 from ddbmigrate.values import Item, item_from_json, item_to_json
 
 __all__ = [
@@ -219,14 +219,15 @@ def format_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def parse_time(text: Any, *, where: str) -> datetime:
-    """A manifest time → aware UTC datetime; :class:`ExportError` naming ``where`` otherwise."""
+def parse_time(text: Any, *, where: str, error: type[DdbMigrateError] = ExportError) -> datetime:
+    """An ISO 8601 time (a manifest's, or an option's: ``2024-05-01T12:00:00Z``) → aware UTC datetime,
+    a time without zone taken as UTC; ``error`` (a manifest's: :class:`ExportError`) naming ``where`` otherwise."""
     if not isinstance(text, str):
-        raise ExportError(f"{where}: expected an ISO 8601 time string, got {type(text).__name__}")
+        raise error(f"{where}: expected an ISO 8601 time string, got {type(text).__name__}")
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ExportError(f"{where}: {text!r} is not an ISO 8601 time") from None
+        raise error(f"{where}: {text!r} is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z)") from None
     return _utc(parsed)
 
 

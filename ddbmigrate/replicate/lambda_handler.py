@@ -153,10 +153,7 @@ class LambdaSettings:
 
 
 def _time(text: str, variable: str) -> datetime:
-    try:
-        return parse_time(text, where=variable)
-    except DdbMigrateError as exc:
-        raise ConfigError(str(exc)) from None
+    return parse_time(text, where=variable, error=ConfigError)
 
 
 def _whole(text: str, variable: str, *, minimum: int) -> int:
@@ -185,7 +182,12 @@ _METRICS: tuple[tuple[str, Callable[[ReplicationStats], int]], ...] = (
     ("skipped", lambda s: s.skipped),
     ("superseded", lambda s: s.superseded),
     ("dead_lettered", lambda s: s.dead_lettered),
+    ("drift_new_attributes", lambda s: s.drift.items_unknown),
+    ("drift_new_types", lambda s: s.drift.items_retyped),
 )
+"""Per batch, no dimensions. Drift is counted per kind (items that carried a new attribute, a new
+type), not per attribute name: every name would be a metric of its own (a cost each, unbounded as a
+table drifts), while the names are in the "batch done" log line (bounded by :mod:`ddbmigrate.drift`)."""
 
 
 class ReplicationFunction:
@@ -203,7 +205,9 @@ class ReplicationFunction:
       first record; everything after it is retried by Lambda, including records of that chunk that
       were written — harmless, because every write is a full image or a delete (idempotent).
     * **Dead letters.** A change that can never be written goes to the dead-letter location with its
-      stream position; the writer is then closed, so its file is stored before the function answers.
+      stream position; each chunk ends with the writer's ``sync`` (an S3 object of its own when it
+      holds letters, nothing otherwise), so they are stored before the function answers, and the
+      container keeps its one writer.
     """
 
     def __init__(self, settings: LambdaSettings, *, clock: Callable[[], float] = time.time,
@@ -269,8 +273,7 @@ class ReplicationFunction:
         writer = self._open_writer(request_id)
         plan = plan_changes(chunk, self.settings.policy)
         stats = apply_changes(plan, writer, transform=self._mapping())
-        if stats.dead_lettered:
-            self._close_writer()  # stores the dead-letter file now (S3 objects are written on close)
+        writer.sync()  # as the poller: flushed, then this chunk's dead letters stored, before success is reported
         return stats
 
     def _open_writer(self, request_id: str) -> TableWriter:
