@@ -13,7 +13,8 @@ Glue job role            account of Glue    reads the export, the scripts/wheel/
                                             letters and the temp dir; assumes the target (and, for a
                                             table copy, the source) role; Glue's logs and metrics
 target write role        target account     ``BatchWriteItem``/``PutItem``/``DeleteItem``/``DescribeTable``
-                                            on the target table only; trusted principals must pass the
+                                            on the target table only (and replication's checkpoint
+                                            table when named); trusted principals must pass the
                                             external id
 source read role         source account     ``Scan``/``DescribeTable`` on the source table (table copy)
 replication role         source account     stream reads on the table's streams; its own log group;
@@ -82,6 +83,10 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 
 _EXPORT_WRITE_ACTIONS = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
 _TARGET_WRITE_ACTIONS = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem"]
+_CHECKPOINT_TABLE_ACTIONS = ["dynamodb:CreateTable", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:Query",
+                             "dynamodb:UpdateItem"]
+"""What :class:`ddbmigrate.replicate.checkpoints.TableCheckpoints` calls (created on first use; conditional
+updates; consistent reads); tests/test_policies.py records its calls on the local stack and compares."""
 _SOURCE_READ_ACTIONS = ["dynamodb:DescribeTable", "dynamodb:Scan"]
 _CRAWLER_CATALOG_ACTIONS = [f"glue:{a}" for a in (
     "BatchCreatePartition", "BatchGetPartition", "BatchUpdatePartition", "CreatePartition", "CreateTable",
@@ -345,10 +350,18 @@ def trust_policy_with_external_id(principals: Sequence[str], external_id: str) -
     }])
 
 
-def target_role_policy(table_arn: str) -> PolicyDocument:
-    """Writes to the target table only — nothing the jobs and the replication Lambda do not call."""
-    Arns.from_table_arn(table_arn)
-    return _document([_statement("WriteTargetTable", _TARGET_WRITE_ACTIONS, table_arn)])
+def target_role_policy(table_arn: str, *, checkpoint_table: str | None = None) -> PolicyDocument:
+    """Writes to the target table only — nothing the jobs and the replication Lambda do not call.
+
+    ``checkpoint_table`` (a name, in the target table's account and region) is replication's
+    ``--checkpoint table:NAME`` / the Lambda's checkpoint table, which the same role creates and updates.
+    """
+    arns, _ = Arns.from_table_arn(table_arn)
+    statements = [_statement("WriteTargetTable", _TARGET_WRITE_ACTIONS, table_arn)]
+    if checkpoint_table is not None:
+        _check(_TABLE, checkpoint_table, "checkpoint table", "3–255 letters, digits, '_', '-' or '.'")
+        statements.append(_statement("ReplicationCheckpoints", _CHECKPOINT_TABLE_ACTIONS, arns.table(checkpoint_table)))
+    return _document(statements)
 
 
 def source_role_policy(table_arn: str) -> PolicyDocument:

@@ -22,7 +22,7 @@ from cfnlint.api import lint as cfn_lint
 
 from ddbmigrate import policies as p
 from ddbmigrate.cli.main import main
-from ddbmigrate.errors import ConfigError
+from ddbmigrate.errors import ConfigError, ReplicationError
 from ddbmigrate.export.layout import (
     FILES_NAME,
     STARTED_NAME,
@@ -209,6 +209,39 @@ def test_target_role_writes_one_table_and_trusts_only_with_the_external_id() -> 
     assert only["Action"] == "sts:AssumeRole"
 
 
+def test_target_role_with_a_checkpoint_table_grants_what_the_checkpoints_call(target: Any, unique_name: Any) -> None:
+    from ddbmigrate.dynamodb import dynamodb_client
+    from ddbmigrate.replicate.checkpoints import Checkpoint, Lease, TableCheckpoints, release_leases
+
+    # GIVEN every use replication makes of its checkpoint table, on the local stack, its calls recorded
+    called: set[str] = set()
+    client = dynamodb_client(target)
+    client.meta.events.register("before-call.dynamodb", lambda model, **_: called.add(f"dynamodb:{model.name}"))
+    store = TableCheckpoints(target, unique_name("ckpt"), client=client)  # created on first use
+    arn = "arn:aws:dynamodb:ddblocal:000000000000:table/t/stream/2025-01-01T00:00:00.000"
+    lease = store.acquire(arn, "shard-1", owner="a", now=1000.0)
+    store.save(Checkpoint(arn, "shard-1", "100000000000000000002"), owner="a")
+    for refused in (lambda: store.acquire(arn, "*", owner="lambda@f", now=1001.0),  # the Lambda's stream-wide lease
+                    lambda: store.acquire(arn, "shard-1", owner="b", now=1001.0),
+                    lambda: store.save(Checkpoint(arn, "shard-1", "100000000000000000001"), owner="a")):
+        with pytest.raises(ReplicationError):
+            refused()
+    store.checkpoints(arn)
+    store.release(lease)
+    store.release(Lease(arn, "shard-1", "gone", 0.0))
+    release_leases(store, arn, now=1002.0)
+    # WHEN the target role names that table
+    doc = p.target_role_policy(TARGET_TABLE_ARN, checkpoint_table="ddbmigrate-replication")
+    # THEN it grants exactly those calls, on that table only, beside the target table's writes
+    assert_least_privilege(doc)
+    assert set(statement(doc, "ReplicationCheckpoints")["Action"]) == called
+    assert statement(doc, "ReplicationCheckpoints")["Resource"] == [
+        f"arn:aws:dynamodb:us-east-1:{TARGET}:table/ddbmigrate-replication"]
+    assert statement(doc, "WriteTargetTable") == p.target_role_policy(TARGET_TABLE_ARN)["Statement"][0]
+    with pytest.raises(ConfigError, match="checkpoint table: 'x' is not"):
+        p.target_role_policy(TARGET_TABLE_ARN, checkpoint_table="x")
+
+
 def test_source_role_reads_one_table() -> None:
     doc = p.source_role_policy(TABLE_ARN)
     assert_least_privilege(doc)
@@ -358,6 +391,9 @@ def test_cli_role_commands_print_trust_and_permissions(capsys: pytest.CaptureFix
     trust, permissions = _json_documents(out)
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {"sts:ExternalId": "ext-1"}}
     assert permissions == p.target_role_policy(TARGET_TABLE_ARN)
+    code, out, err = run(capsys, "policies", "target-role", "--table", TARGET_TABLE_ARN, "--trusted", GLUE_ROLE,
+                         "--external-id", "ext-1", "--checkpoint-table", "ddbmigrate-replication", "--only", "permissions")
+    assert code == 0 and json.loads(out) == p.target_role_policy(TARGET_TABLE_ARN, checkpoint_table="ddbmigrate-replication")
 
     code, out, err = run(capsys, "policies", "glue-role", "--account", TARGET, "--region", "us-east-1",
                          "--artifacts", "s3://artifacts/ddbmigrate/", "--target-role-arn", TARGET_ROLE,

@@ -16,6 +16,7 @@ from ddbmigrate.replicate.checkpoints import (
     FileCheckpoints,
     TableCheckpoints,
     open_checkpoints,
+    release_leases,
     renew,
 )
 
@@ -80,6 +81,26 @@ def test_stream_wide_lease_excludes_shard_leases_both_ways(store: Any) -> None:
     store.release(lam)
     store.acquire(ARN, "shard-9", owner="poller-a", now=1062.0)
     assert store.checkpoints(ARN) == {}  # leases are not checkpoints
+
+
+def test_a_dead_runs_leases_are_given_up_fresh_ones_only_when_forced(store: Any) -> None:
+    # GIVEN a killed run's leases: one still fresh, one expired, and its checkpoint
+    store.save(Checkpoint(ARN, "shard-1", "100000000000000000001"))
+    store.acquire(ARN, "shard-1", owner="poller@dead:1/a", now=1000.0, duration=60)
+    store.acquire(ARN, "shard-2", owner="poller@dead:1/a", now=900.0, duration=60)
+    # WHEN they are given up without force THEN the fresh one refuses it (that run may be alive), nothing changes
+    with pytest.raises(ReplicationError, match=r"shard shard-1 is leased by poller@dead:1/a until .* \(60s from now\), "
+                                               r"1 lease\(s\) still fresh: if that run is dead, give them up with --force"):
+        release_leases(store, ARN, now=1000.0)
+    assert {lease.shard_id for lease in store.leases(ARN)} == {"shard-1", "shard-2"}
+    # WHEN forced THEN both are gone, a restart takes the shard at once, and the checkpoint stays
+    assert {lease.shard_id for lease in release_leases(store, ARN, now=1000.0, force=True)} == {"shard-1", "shard-2"}
+    assert store.leases(ARN) == []
+    store.acquire(ARN, "shard-1", owner="poller@new:2/b", now=1001.0, duration=60)
+    assert store.checkpoints(ARN)["shard-1"].sequence_number == "100000000000000000001"
+    # AND expired leases need no force
+    assert [lease.owner for lease in release_leases(store, ARN, now=1062.0)] == ["poller@new:2/b"]
+    assert release_leases(store, ARN, now=1062.0) == []
 
 
 def test_table_store_is_created_on_demand(target: Any, target_ddb: Any, unique_name: Callable[[str], str]) -> None:

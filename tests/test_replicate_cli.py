@@ -160,3 +160,21 @@ def test_a_dead_lettered_change_makes_the_run_exit_non_zero(capsys, tables, sour
     line, = captured.err.strip().splitlines()
     assert line.startswith("ddbmigrate: error: 1 change(s) were dead-lettered under --dead-letter") and "xxxx" not in line
     assert len(list(dl.glob("*.jsonl"))) == 1
+
+
+def test_lease_seconds_is_checked_and_release_gives_up_only_expired_leases_unforced(
+        capsys, tables, source_ddb, target_ddb, tmp_path) -> None:
+    src, dst = tables
+    _refused(capsys, _run(src, dst, tmp_path, "--lease-seconds", "2"), ConfigError,
+             "--lease-seconds: expected a whole number between 5 and 3,600, got 2")
+    assert not (tmp_path / "ck.json").exists()
+    # GIVEN a lease of a run that died more than its lease ago
+    stream = source_ddb.describe_table(TableName=src)["Table"]["LatestStreamArn"]
+    FileCheckpoints(tmp_path / "ck.json").acquire(stream, "shardId-1", owner="poller@gone:9/x",
+                                                  now=datetime.now(timezone.utc).timestamp() - 120, duration=60)
+    release = ["replicate", "release", "--source-profile", "source", "--source-table", src,
+               "--target-profile", "target", "--checkpoint", f"file:{tmp_path / 'ck.json'}"]
+    # WHEN it is released THEN no --force is needed, and a second release finds nothing
+    assert main(release) == 0
+    assert "released shardId-1 (held by poller@gone:9/x)" in capsys.readouterr().out
+    assert main(release) == 0 and "no lease held" in capsys.readouterr().out

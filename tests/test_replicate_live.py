@@ -27,7 +27,7 @@ from ddbmigrate.bulk import ExportImportOptions, run_export_import
 from ddbmigrate.errors import ReplicationError
 from ddbmigrate.export import emulate_export, open_export
 from ddbmigrate.mapping import build_mapping, save_mapping
-from ddbmigrate.replicate.checkpoints import FileCheckpoints, Lease
+from ddbmigrate.replicate.checkpoints import FileCheckpoints
 from ddbmigrate.replicate.runner import ReplicationOptions, run_replication
 from ddbmigrate.sample import sample_item
 from ddbmigrate.schema import crawl
@@ -174,10 +174,12 @@ def test_a_run_killed_with_sigkill_and_started_again_ends_identical_and_counts_r
     ck = tmp_path / "ck.json"
     argv = [sys.executable, "-m", "ddbmigrate", "replicate", "run", "--source-profile", "source", "--source-table", src,
             "--target-profile", "target", "--target-table", dst, "--checkpoint", f"file:{ck}", "--cutoff", cutoff]
+    release = [sys.executable, "-m", "ddbmigrate", "replicate", "release", "--source-profile", "source",
+               "--source-table", src, "--target-profile", "target", "--checkpoint", f"file:{ck}"]
     env = {**os.environ, **local_stack.environ()}
 
-    # WHEN the first run is killed once a checkpoint is saved (some records applied, more to come)
-    first = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # WHEN the first run (leases of 30 s) is killed once a checkpoint is saved (some records applied, more to come)
+    first = subprocess.Popen([*argv, "--lease-seconds", "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     saved: dict[str, Any] = {}
     while not saved and time.monotonic() < deadline and first.poll() is None:
@@ -191,13 +193,19 @@ def test_a_run_killed_with_sigkill_and_started_again_ends_identical_and_counts_r
     covered = sum(1 for n in held if int(n) <= int(checkpoint))
     assert 0 < covered < len(held)
 
-    # THEN an immediate restart is refused: the killed run's lease still holds the shard (60 s)
+    # THEN an immediate restart is refused: the killed run's lease still holds the shard (its 30 s)
     refused = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == ReplicationError.exit_code and "Traceback" not in refused.stderr
-    holder = re.search(r"shard (\S+) is leased by (\S+) until .* wait for its lease to expire", refused.stderr)
+    holder = re.search(r"shard (\S+) is leased by (\S+) until \S+ \((\d+)s from now\).* wait for its lease to expire",
+                       refused.stderr)
     assert holder, refused.stderr
-    # the operator knows that process is dead: its lease is given up (instead of waiting a minute)
-    FileCheckpoints(ck).release(Lease(stream, holder.group(1), holder.group(2), 0.0))
+    assert int(holder.group(3)) <= 30
+    # the operator gives the dead run's lease up: refused while fresh (it might be alive), done with --force
+    unforced = subprocess.run(release, env=env, capture_output=True, text=True, timeout=120)
+    assert unforced.returncode == ReplicationError.exit_code and "give them up with --force" in unforced.stderr
+    assert [lease.owner for lease in FileCheckpoints(ck).leases(stream)] == [holder.group(2)]
+    forced = subprocess.run([*release, "--force"], env=env, capture_output=True, text=True, timeout=120)
+    assert forced.returncode == 0 and f"released {holder.group(1)} (held by {holder.group(2)})" in forced.stdout
     # and a second run resumes after the checkpoint, catches up, and the target is identical
     second = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr

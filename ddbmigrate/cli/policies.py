@@ -143,7 +143,7 @@ def _emit_role(role_name: str, description: str, trust: dict[str, Any], policy: 
            "permissions": (f"permissions policy of role {role_name}", policy)}, only, template)
 
 
-def _cross_account_role(kind: str, builder: Callable[[str], dict[str, Any]], default_name: str) -> click.Command:
+def _cross_account_role(kind: str, builder: Callable[..., dict[str, Any]], default_name: str) -> click.Command:
     @click.option("--table", required=True, help=f"The {kind} table's name or ARN.")
     @click.option("--account", help=f"12-digit id of the {kind} account (with a table name).")
     @click.option("--region", help=f"The {kind} table's region (with a table name).")
@@ -153,10 +153,14 @@ def _cross_account_role(kind: str, builder: Callable[[str], dict[str, Any]], def
     @click.option("--role-name", default=default_name, show_default=True)
     @_format_options(["trust", "permissions"])
     def role(table: str, account: str | None, region: str | None, trusted: tuple[str, ...], external_id: str,
-             role_name: str, only: str | None, fmt: str) -> None:
+             role_name: str, only: str | None, fmt: str, **extra: Any) -> None:
         table_arn = _table_arn(table, account, region)
         trust = p.trust_policy_with_external_id(list(trusted), external_id)
-        _emit_role(role_name, f"ddbmigrate {kind} role", trust, builder(table_arn), only, fmt)
+        _emit_role(role_name, f"ddbmigrate {kind} role", trust, builder(table_arn, **extra), only, fmt)
+
+    if kind == "target":  # replication's checkpoints live in the target account, written with this role
+        role = click.option("--checkpoint-table", help="Replication's checkpoint table (--checkpoint table:NAME) "
+                            "in the same account and region.")(role)
 
     return click.command(f"{kind}-role", help=(
         f"The {kind}-account role: {'writes to' if kind == 'target' else 'reads'} one table; "

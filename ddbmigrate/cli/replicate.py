@@ -5,8 +5,9 @@ Command line::
     ddbmigrate replicate run --source-profile P --source-table T --target-profile Q --target-table U
                              (--from-export URI | --cutoff ISO8601) [--margin 5m] [--mapping FILE]
                              [--checkpoint table:NAME | file:PATH] [--write-percent P] [--dead-letter DIR|s3://…]
-                             [--until caught-up|stopped] [--ttl-deletes replicate|skip]
+                             [--until caught-up|stopped] [--ttl-deletes replicate|skip] [--lease-seconds 60]
     ddbmigrate replicate status --source-profile P --source-table T [--checkpoint …] --target-profile Q
+    ddbmigrate replicate release --source-profile P --source-table T [--checkpoint …] --target-profile Q [--force]
 
 ``run`` exits 0 only when seen = applied + skipped + superseded + dead-lettered and nothing was
 dead-lettered; SIGINT/SIGTERM stop it after the current batches (checkpoints saved).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -28,9 +30,10 @@ from rich.table import Table
 from ddbmigrate.accounts import Account
 from ddbmigrate.cli.options import apply, argument_option, side_options
 from ddbmigrate.errors import ConfigError, SinkError
-from ddbmigrate.jobargs import TABLE_COPY
+from ddbmigrate.export.layout import parse_time
+from ddbmigrate.jobargs import TABLE_COPY, Argument
 from ddbmigrate.replicate.applier import TTL_POLICIES
-from ddbmigrate.replicate.checkpoints import open_checkpoints
+from ddbmigrate.replicate.checkpoints import DEFAULT_LEASE_SECONDS, open_checkpoints, release_leases
 from ddbmigrate.replicate.local import QUIRKS
 from ddbmigrate.replicate.poller import ShardStatus
 from ddbmigrate.replicate.runner import (
@@ -45,6 +48,10 @@ __all__ = ["command"]
 DEFAULT_CHECKPOINT = "table:ddbmigrate-replication"
 _WRITE_PERCENT = TABLE_COPY.by_name["write_percent"]
 _DEAD_LETTER = TABLE_COPY.by_name["dead_letter"]
+_LEASE_SECONDS = Argument(
+    "lease_seconds", "int", default=int(DEFAULT_LEASE_SECONDS), minimum=5, maximum=3600,
+    help="Seconds a shard's lease lasts unless renewed (renewed at half-time); a killed run blocks a restart "
+         "this long, unless 'replicate release' gives its leases up.")
 _CHECKPOINT_HELP = f"Where progress is kept: table:NAME (target account) or file:PATH.  [default: {DEFAULT_CHECKPOINT}]"
 
 
@@ -64,6 +71,7 @@ def command() -> None:
     click.option("--checkpoint", default=DEFAULT_CHECKPOINT, help=_CHECKPOINT_HELP),
     argument_option(_WRITE_PERCENT),
     argument_option(_DEAD_LETTER),
+    argument_option(_LEASE_SECONDS),
     click.option("--until", type=click.Choice(["caught-up", "stopped"]), default="caught-up", show_default=True,
                  help="Stop once every shard is at its tip, or run until SIGINT/SIGTERM."),
     click.option("--ttl-deletes", type=click.Choice(TTL_POLICIES), default="replicate", show_default=True,
@@ -82,7 +90,8 @@ def run(mapping: str | None, from_export: str | None, cutoff: str | None, margin
         cutoff=export_time, margin=_duration(margin), store=open_checkpoints(checkpoint, target),
         transform=_transform(mapping, target), write_percent=_WRITE_PERCENT.parse(options["write_percent"], option="--write-percent"),
         dead_letter=_DEAD_LETTER.parse(options["dead_letter"], option="--dead-letter"), until=until,  # type: ignore[arg-type]
-        ttl_deletes=ttl_deletes, quirks=None if quirks == "auto" else quirks)  # type: ignore[arg-type]
+        ttl_deletes=ttl_deletes, quirks=None if quirks == "auto" else quirks,  # type: ignore[arg-type]
+        lease_seconds=_LEASE_SECONDS.parse(options["lease_seconds"], option="--lease-seconds"))
     stop = threading.Event()
     shards: dict[str, ShardStatus] = {}
     lock = threading.Lock()
@@ -134,6 +143,30 @@ def status(checkpoint: str, **options: Any) -> int:
     return 0
 
 
+@command.command("release")
+@apply([
+    *side_options("source"),
+    *side_options("target")[1:],  # the target's account (it holds the checkpoint table), not its table
+    click.option("--checkpoint", default=DEFAULT_CHECKPOINT, help=_CHECKPOINT_HELP),
+    click.option("--force", is_flag=True, help="Give up leases that have not expired yet (the run holding them is dead)."),
+])
+def release(checkpoint: str, force: bool, **options: Any) -> int:
+    """Give up a killed run's leases, so a restart need not wait for them to expire (checkpoints stay)."""
+    from ddbmigrate.dynamodb import describe_table
+
+    source = Account.from_options("source", options, label="source")
+    target = Account.from_options("target", options, label="target")
+    table = describe_table(source, options["source_table"], option="--source-table")
+    if not table.stream_arn:
+        raise ConfigError(f"--source-table {table.name}: no stream is enabled; there is no lease to give up")
+    released = release_leases(open_checkpoints(checkpoint, target), table.stream_arn, now=time.time(), force=force)
+    for lease in released:
+        click.echo(f"released {lease.shard_id} (held by {lease.owner})")
+    click.echo(f"stream {table.stream_arn}: {len(released)} lease(s) released" if released
+               else f"stream {table.stream_arn}: no lease held")
+    return 0
+
+
 def _status_table(shards: dict[str, ShardStatus], lock: threading.Lock) -> Table:
     table = Table("shard", "state", "seen", "records/s", "lag", "checkpoint")
     with lock:
@@ -151,11 +184,7 @@ def _cutoff(from_export: str | None, cutoff: str | None, target: Account) -> dat
         from ddbmigrate.export import open_export
 
         return open_export(from_export, target.without_role(label="bucket owner (target account)").client("s3")).export_time
-    try:
-        when = datetime.fromisoformat(str(cutoff).replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"--cutoff: expected an ISO 8601 time such as 2024-05-01T12:00:00Z, got {cutoff!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return parse_time(cutoff, where="--cutoff", error=ConfigError)
 
 
 def _duration(text: str) -> timedelta:

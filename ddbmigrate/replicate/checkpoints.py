@@ -47,12 +47,15 @@ __all__ = [
     "TableCheckpoints",
     "new_owner_id",
     "open_checkpoints",
+    "release_leases",
     "renew",
 ]
 
 STREAM_WIDE = "*"
 """The shard id of the stream-wide lease (the Lambda's: it applies every shard of the stream)."""
 DEFAULT_LEASE_SECONDS = 60.0
+"""How long a poller's shard lease lasts unless renewed (``replicate run --lease-seconds``): a killed run
+blocks a restart this long, unless ``replicate release`` gives its leases up."""
 _SEQUENCE_DIGITS = 48
 """Sequence numbers are decimal strings (AWS documents 21–40 digits); zero-padded to this width
 they order as text, which DynamoDB's ``<=`` on strings compares (a number type keeps only 38 digits)."""
@@ -102,6 +105,10 @@ class CheckpointStore(Protocol):
         """Give the lease up (a no-op when it has already passed to another owner)."""
         ...
 
+    def leases(self, stream_arn: str) -> list[Lease]:
+        """Every lease recorded for ``stream_arn``, expired ones included (what ``replicate release`` reads)."""
+        ...
+
 
 def new_owner_id(kind: str = "poller") -> str:
     """A lease owner id that says who holds it: ``poller@host:pid/1a2b3c4d``."""
@@ -128,12 +135,16 @@ def _when(expires: float) -> str:
     return datetime.fromtimestamp(expires, tz=timezone.utc).isoformat(timespec="seconds")
 
 
-def _held(stream_arn: str, shard_id: str, owner: str, expires: float, now: float) -> ReplicationError:
+def _leased(stream_arn: str, shard_id: str, owner: str, expires: float, now: float) -> str:
     what = "the whole stream" if shard_id == STREAM_WIDE else f"shard {shard_id}"
+    return (f"stream {stream_arn}: {what} is leased by {owner} until {_when(expires)} "
+            f"({max(0.0, expires - now):.0f}s from now)")
+
+
+def _held(stream_arn: str, shard_id: str, owner: str, expires: float, now: float) -> ReplicationError:
     return ReplicationError(
-        f"stream {stream_arn}: {what} is leased by {owner} until {_when(expires)} "
-        f"({max(0.0, expires - now):.0f}s from now); another poller or the Lambda is replicating it — "
-        "stop that one, or wait for its lease to expire")
+        f"{_leased(stream_arn, shard_id, owner, expires, now)}; another poller or the Lambda is replicating it — "
+        "stop that one, or wait for its lease to expire (a dead run's: 'ddbmigrate replicate release')")
 
 
 def _backwards(checkpoint: Checkpoint, stored: str | None) -> ReplicationError:
@@ -266,21 +277,27 @@ class TableCheckpoints:
                 ExpressionAttributeNames={"#o": "lease_owner", "#e": "lease_expires"},
                 ExpressionAttributeValues={":o": {"S": lease.owner}})
 
+    def leases(self, stream_arn: str) -> list[Lease]:
+        self._ensure_table()
+        return [Lease(stream_arn, item["shard"]["S"], item["lease_owner"]["S"], float(item["lease_expires"]["N"]))
+                for item in self._items(stream_arn) if "lease_owner" in item and "lease_expires" in item]
+
+    def _items(self, stream_arn: str) -> list[dict[str, Any]]:
+        """Every item of ``stream_arn`` (one per shard, and the stream-wide lease), read consistently."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
+                                  "KeyConditionExpression": "#s = :s", "ExpressionAttributeNames": {"#s": "stream"},
+                                  "ExpressionAttributeValues": {":s": {"S": stream_arn}}}
+        while True:
+            page = self._client.query(**kwargs)
+            items += page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def _rival(self, stream_arn: str, shard_id: str, owner: str, now: float) -> tuple[str, str, float] | None:
         """A live lease of another owner that excludes ours: the stream-wide one, or (for it) any shard's."""
-        if shard_id == STREAM_WIDE:
-            items = []
-            kwargs: dict[str, Any] = {"TableName": self.table, "ConsistentRead": True,
-                                      "KeyConditionExpression": "#s = :s", "ExpressionAttributeNames": {"#s": "stream"},
-                                      "ExpressionAttributeValues": {":s": {"S": stream_arn}}}
-            while True:
-                page = self._client.query(**kwargs)
-                items += page.get("Items", [])
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        else:
-            items = [self._get(stream_arn, STREAM_WIDE)]
+        items = self._items(stream_arn) if shard_id == STREAM_WIDE else [self._get(stream_arn, STREAM_WIDE)]
         for item in items:
             holder = item.get("lease_owner", {}).get("S")
             expires = float(item.get("lease_expires", {}).get("N", 0))
@@ -375,6 +392,28 @@ class FileCheckpoints:
             if entry.get("lease_owner") == lease.owner:
                 entry.pop("lease_owner", None)
                 entry.pop("lease_expires", None)
+
+    def leases(self, stream_arn: str) -> list[Lease]:
+        with self._state(write=False) as state:
+            shards: Mapping[str, Any] = state["streams"].get(stream_arn, {})
+            return [Lease(stream_arn, shard, entry["lease_owner"], float(entry.get("lease_expires", 0)))
+                    for shard, entry in shards.items() if entry.get("lease_owner")]
+
+
+def release_leases(store: CheckpointStore, stream_arn: str, *, now: float, force: bool = False) -> list[Lease]:
+    """Give up every lease of ``stream_arn`` — a killed run's, so a restart need not wait for them to
+    expire. A lease still fresh may belong to a live run (two runs would then apply the same shard):
+    refused, naming it, unless ``force``. Returns the leases given up."""
+    held = store.leases(stream_arn)
+    fresh = [lease for lease in held if lease.expires >= now]
+    if fresh and not force:
+        lease = min(fresh, key=lambda lease: lease.expires)
+        raise ReplicationError(
+            f"{_leased(stream_arn, lease.shard_id, lease.owner, lease.expires, now)}, {len(fresh)} lease(s) still "
+            "fresh: if that run is dead, give them up with --force; if it is alive, stop it first")
+    for lease in held:
+        store.release(lease)
+    return held
 
 
 def renew(store: CheckpointStore, lease: Lease, *, now: float, duration: float = DEFAULT_LEASE_SECONDS) -> Lease:
