@@ -24,17 +24,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_ITEMS = 200_000
 QUICK_ITEMS = 5_000
+DEFAULT_CHANGES = 20_000
+QUICK_CHANGES = 5_000
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=None, help=f"items for throughput/copy (default {DEFAULT_ITEMS}; --quick {QUICK_ITEMS})")
-    parser.add_argument("--scenario", choices=("all", "throughput", "rate", "copy"), default="all")
+    parser.add_argument("--scenario", choices=("all", "throughput", "rate", "copy", "replication"), default="all")
     parser.add_argument("--write-percent", type=float, default=0.5, help="rate scenario: dynamodb.throughput.write.percent")
     parser.add_argument("--provisioned-wcu", type=int, default=400, help="rate scenario: the target table's provisioned WCU")
     parser.add_argument("--window", type=int, default=5, help="rate scenario: window length in seconds")
     parser.add_argument("--rate-seconds", type=float, default=None,
                         help="rate scenario: seconds of writing at the budget to size the run (default 75; --quick 25)")
+    parser.add_argument("--replication-changes", type=int, default=None,
+                        help=f"replication scenario: changes replayed for throughput (default {DEFAULT_CHANGES}; --quick {QUICK_CHANGES})")
+    parser.add_argument("--lag-seconds", type=float, default=None,
+                        help="replication scenario: seconds of writing at half the replication rate for the lag (default 20; --quick 10)")
     parser.add_argument("--threads", default="1,2,4,8", help="raw ceiling: thread counts to try (comma-separated)")
     parser.add_argument("--probe", type=int, default=None, help="raw ceiling: items per thread-count probe (default items/20, 1000–10000)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stack state, mappings and dead letters here (default: a temp folder)")
@@ -42,6 +48,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.items = args.items or (QUICK_ITEMS if args.quick else DEFAULT_ITEMS)
     args.rate_seconds = args.rate_seconds or (25.0 if args.quick else 75.0)
+    args.replication_changes = args.replication_changes or (QUICK_CHANGES if args.quick else DEFAULT_CHANGES)
+    args.lag_seconds = args.lag_seconds or (10.0 if args.quick else 20.0)
     args.probe = args.probe or min(10_000, max(1_000, args.items // 20))
     try:
         args.thread_counts = sorted({int(t) for t in args.threads.split(",") if t.strip()})
@@ -66,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     validate_percent(args.write_percent, option="--write-percent")
     console = Console()
-    wanted = {"throughput", "rate", "copy"} if args.scenario == "all" else {args.scenario}
+    wanted = {"throughput", "rate", "copy", "replication"} if args.scenario == "all" else {args.scenario}
     checks: list[scenarios.Check] = []
     started = time.monotonic()
     console.rule(f"ddbmigrate bench: {', '.join(sorted(wanted))}; {args.items} items")
@@ -80,9 +88,18 @@ def main(argv: list[str] | None = None) -> int:
             ceiling = source = None
             if wanted & {"throughput", "copy"}:
                 source = scenarios.prepare_throughput_source(world, args.items, console)
-                ceiling = scenarios.raw_ceiling(world, args.items, args.thread_counts, args.probe, console)
+            if source is not None or "replication" in wanted:  # the replication alone: a ceiling of its own size
+                ceiling_items = args.items if wanted & {"throughput", "copy"} else args.replication_changes
+                probe = args.probe if wanted & {"throughput", "copy"} else min(args.probe, max(1_000, ceiling_items // 20))
+                ceiling = scenarios.raw_ceiling(world, ceiling_items, args.thread_counts, probe, console)
             if "copy" in wanted and source is not None and ceiling is not None:
                 checks += _guarded("copy", console, lambda: scenarios.copy(world, source, ceiling, console))
+            if "replication" in wanted and ceiling is not None:
+                from bench.replication import replication
+
+                checks += _guarded("replication", console, lambda: replication(
+                    world, changes=args.replication_changes, lag_seconds=args.lag_seconds, ceiling=ceiling,
+                    console=console))
             if "rate" in wanted:
                 checks += _guarded("rate", console, lambda: scenarios.rate(
                     world, wcu=args.provisioned_wcu, write_percent=args.write_percent,
