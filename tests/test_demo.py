@@ -1,4 +1,4 @@
-"""The README's first command: the demo migrates, verifies, and leaves nothing running.
+"""The README's first command: the demo migrates a table written meanwhile, verifies, and leaves nothing running.
 
 Run as its own process, as a user runs it: Spark's executors take their environment (the demo
 stack's AWS_CONFIG_FILE) from the process that starts Spark.
@@ -25,8 +25,11 @@ def test_demo_migrates_verifies_and_stops_its_stack(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    mapping = json.loads((out / "ddbmigrate-demo-orders.json").read_text())
+    mapping = json.loads((out / "migration" / "mapping.json").read_text())
     assert {"pk", "sk", "`dotted.name`", "Case", "case"} <= {rule[2] for rule in mapping["mappings"]}
-    assert "read 40, written 40, dead-lettered 0" in run.stdout
-    assert "identical" in run.stdout
+    report = json.loads((out / "migration" / "report.json").read_text())
+    load = report["counts"]["load"]
+    assert load["read"] == load["written"] >= 40 and load["dead_lettered"] == 0
+    assert report["verify"]["identical"] and "identical" in run.stdout
+    assert report["counts"]["replicated"]["applied"] > 0  # the writer's changes came through the stream
     assert Stack.load(state) is None  # down removed the state: nothing left running

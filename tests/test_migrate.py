@@ -62,7 +62,7 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
     src, dst = unique_name("src"), unique_name("dst")
     _source_with_indexes(source_ddb, src, lsi=False)
     put_all(source_ddb, src, ({**item, "gk": item["pk"]} for item in sample_items(120)))
-    writer = ChangeWriter(source_ddb, src, slots=150, pause=0.01)
+    writer = ChangeWriter(source_ddb, src, slots=150, pause=0.03)
     writer.start()
 
     def on_step(step: str, event: str) -> None:

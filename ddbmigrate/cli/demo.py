@@ -1,16 +1,16 @@
-"""``ddbmigrate demo`` — the bulk path on the local stack, as far as it has landed.
+"""``ddbmigrate demo`` — ``ddbmigrate migrate`` on the local two-account stack, while the source is written.
 
-Starts the two-account local stack, seeds a sample table with every DynamoDB type in the
-**source** account, exports it (DynamoDB Local has no export API, so the library emulates the
-native export byte for byte) into a bucket the **target** account owns, checks the export
-against its manifests, crawls it and generates the mapping file.
-It then imports the export into the **target** account with the export-import pipeline (the
-same code as ``jobs/export_import.py``) and verifies every item of the target against the source.
+Starts the stack, seeds a sample table with every DynamoDB type (and a stream) in the **source**
+account, starts a writer thread that keeps putting, updating and deleting items, and runs the whole
+live migration — plan, preflight, target, export-import (the export emulated, as DynamoDB Local has no
+export API), replication from the export time, verify with re-checks, report — into the **target**
+account. The writer stops when verify starts; the demo fails unless verify says identical.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from pathlib import Path
 
@@ -22,6 +22,8 @@ from ddbmigrate.accounts import Account
 from ddbmigrate.local.stack import DEFAULT_STATE_DIR, patched_environ, stack_down, stack_up
 from ddbmigrate.sample import create_sample_table, sample_items
 
+__all__ = ["command"]
+
 _TABLE = "ddbmigrate-demo-orders"
 _BUCKET = "ddbmigrate-demo-exports"
 
@@ -29,92 +31,75 @@ _BUCKET = "ddbmigrate-demo-exports"
 @click.command("demo")
 @click.option("--items", type=click.IntRange(1, 1_000_000), default=500, show_default=True, help="Sample items to seed.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out"), show_default=True,
-              help="Folder for the schema and mapping files the demo generates.")
+              help="Folder for the migration's state, mapping and report (OUT/migration).")
+@click.option("--path", "path", type=click.Choice(["export-import", "table-copy", "import-table"]),
+              default="export-import", show_default=True, help="The load path the demo migrates by.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STATE_DIR, show_default=True)
 @click.option("--keep-stack/--stop-stack", default=False, show_default=True, help="Leave the local stack running afterwards.")
-def command(items: int, out: Path, state_dir: Path, keep_stack: bool) -> None:
-    """Run the demo migration on the local two-account stack and print a summary."""
-    from ddbmigrate.export import emulate_export, open_export
-    from ddbmigrate.mapping import build_mapping, save_mapping
-    from ddbmigrate.schema import crawl, save_schema
+def command(items: int, out: Path, path: str, state_dir: Path, keep_stack: bool) -> None:
+    """Migrate a live sample table on the local two-account stack and print the report."""
+    from ddbmigrate.local.writer import ChangeWriter
+    from ddbmigrate.migrate import MigrateOptions, Migration, open_state_location
+    from ddbmigrate.migrate.report import summary_rows
 
-    console = Console(stderr=True)
+    console = Console()
     started = time.monotonic()
     stack = stack_up(state_dir)
     cleanup = contextlib.ExitStack()
     cleanup.enter_context(patched_environ(stack.environ()))  # restored in `finally`: callers keep their own stack
+    writer = None
     try:
         source, target = Account(profile="source", label="source"), Account(profile="target", label="target")
-        ddb, s3 = source.client("dynamodb"), target.client("s3")
-        if _TABLE in ddb.list_tables()["TableNames"]:
-            ddb.delete_table(TableName=_TABLE)
-            ddb.get_waiter("table_not_exists").wait(TableName=_TABLE)
-        create_sample_table(ddb, _TABLE)
-        batch: list[dict] = []
-        for item in sample_items(items):
-            batch.append({"PutRequest": {"Item": item}})
-            if len(batch) == 25:
-                _write(ddb, batch)
-                batch = []
-        if batch:
-            _write(ddb, batch)
-        console.print(f"seeded {items} items with every DynamoDB type into [bold]{_TABLE}[/] (source account)")
-
+        ddb, target_ddb, s3 = source.client("dynamodb"), target.client("dynamodb"), target.client("s3")
+        for client in (ddb, target_ddb):
+            if _TABLE in client.list_tables()["TableNames"]:
+                client.delete_table(TableName=_TABLE)
+                client.get_waiter("table_not_exists").wait(TableName=_TABLE)
+        create_sample_table(ddb, _TABLE, stream=True)
+        _seed(ddb, items)
         if _BUCKET not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
             s3.create_bucket(Bucket=_BUCKET)
-        uri = emulate_export(source, _TABLE, s3, _BUCKET, "demo")
-        export = open_export(uri, s3)
-        export.check(verify_checksums=True)
-        console.print(f"exported and checked: {uri}")
+        console.print(f"seeded {items} items with every DynamoDB type into [bold]{_TABLE}[/] (source account, stream on)")
 
-        schema = crawl(export)
-        out.mkdir(parents=True, exist_ok=True)
-        save_schema(schema, out / f"{_TABLE}.schema.json", source={"export": uri})
-        mapping = build_mapping(schema, source={"export": uri})
-        save_mapping(mapping, out / f"{_TABLE}.json")
+        writer = ChangeWriter(ddb, _TABLE, slots=items + items // 5, pause=0.02)
+        writer.start()
+        console.print("writer thread started: puts, updates and deletes on the source during the whole migration")
+        state = out / "migration"
+        shutil.rmtree(state, ignore_errors=True)
+        options = MigrateOptions(source=source, source_table=_TABLE, target=target, target_table=_TABLE,
+                                 state=str(state), path=path, bucket=None if path == "table-copy" else _BUCKET,  # type: ignore[arg-type]
+                                 prefix="demo")
 
-        from ddbmigrate.bulk import ExportImportOptions, run_export_import
-        from ddbmigrate.gluelocal.runner import local_spark_session
-        from ddbmigrate.verify import VerifyOptions, verify_tables
+        def on_step(step: str, event: str) -> None:
+            console.print(f"[bold]{step}[/]: {event} ({time.monotonic() - started:.1f}s)")
+            if (step, event) == ("verify", "start") and writer is not None:
+                console.print(f"writer stopped after {writer.finish()} changes; verify compares every item")
 
-        target_ddb = target.client("dynamodb")
-        if _TABLE in target_ddb.list_tables()["TableNames"]:
-            target_ddb.delete_table(TableName=_TABLE)
-            target_ddb.get_waiter("table_not_exists").wait(TableName=_TABLE)
-        create_sample_table(target_ddb, _TABLE)
-        from pyspark.sql import SparkSession
-
-        owns_spark = SparkSession.getActiveSession() is None  # never stop a caller's session
-        spark = local_spark_session("ddbmigrate-demo")
-        try:
-            result = run_export_import(spark, ExportImportOptions(
-                export_uri=uri, mapping=str(out / f"{_TABLE}.json"), target_table=_TABLE,
-                target=target, bucket_account=target, dead_letter=str(out / "dead-letters"),
-            ))
-        finally:
-            if owns_spark:
-                spark.stop()
-        report = verify_tables(VerifyOptions(source=source, source_table=_TABLE, target=target, target_table=_TABLE))
-
-        table = Table("step", "result", title="ddbmigrate demo (local stack)")
-        table.add_row("source table (source account)", f"{_TABLE}: {items} items")
-        table.add_row("export (target account's bucket)", uri)
-        table.add_row("export check", f"{len(export.data_files)} data files, {export.item_count} items, md5 and counts OK")
-        table.add_row("schema", str(out / f"{_TABLE}.schema.json"))
-        table.add_row("mapping", f"{out / f'{_TABLE}.json'} ({len(mapping.mappings)} ApplyMapping rules)")
-        table.add_row("import (target account)", f"read {result.read}, written {result.written}, dead-lettered "
-                      f"{result.dead_lettered}, {result.consumed_wcu:.0f} WCU, {result.elapsed_seconds:.1f}s")
-        table.add_row("verify", "identical" if report.identical else
-                      f"[red]DIFFERENT[/]: missing {report.missing}, extra {report.extra}, differing {report.differing}")
+        report = Migration(options, open_state_location(str(state)), notify=console.print, on_step=on_step).run()
+        table = Table("what", "value", title="ddbmigrate demo: migrate on the local stack", title_justify="left")
+        for what, value in summary_rows(report):
+            table.add_row(what, value)
+        table.add_row("writer", ", ".join(f"{kind} {n}" for kind, n in writer.changes.items()))
         table.add_row("elapsed", f"{time.monotonic() - started:.1f}s")
-        Console().print(table)
-        if export.item_count != items or not result.ok:
-            raise click.ClickException(f"export {export.item_count}, read {result.read}, written {result.written} of {items} items")
-        report.raise_if_different()
+        Console(width=160).print(table)
+        console.print(f"report: {state / 'report.md'}; state: {state / 'state.json'}")
     finally:
+        if writer is not None:
+            writer.stopped.set()
         cleanup.close()
         if not keep_stack:
             stack_down(state_dir)
+
+
+def _seed(client: object, items: int) -> None:
+    batch: list[dict] = []
+    for item in sample_items(items):
+        batch.append({"PutRequest": {"Item": item}})
+        if len(batch) == 25:
+            _write(client, batch)
+            batch = []
+    if batch:
+        _write(client, batch)
 
 
 def _write(client: object, batch: list[dict]) -> None:
