@@ -92,7 +92,7 @@ def test_options_built_in_code_are_held_to_the_same_declaration() -> None:
 
 def _cli_params(job: str) -> list[click.Option]:
     return [p for p in run_command.commands[job].params if isinstance(p, click.Option) and p.name not in
-            ("estimate", "worker_type", "workers", "help")]
+            ("estimate", "worker_type", "workers", "report", "help")]
 
 
 @pytest.mark.parametrize("job", sorted(JOBS))
