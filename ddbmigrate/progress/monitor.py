@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +166,7 @@ def watch(info: RunInfo, *, host: str = "127.0.0.1", advertise: str | None = Non
 
 
 def watch_job(spark: Any, *, table: str, goal: Goal, metrics: str = "auto", account: Any = None,
-              argv: Sequence[str] | None = None) -> Any:
+              argv: Sequence[str] | None = None) -> AbstractContextManager[Monitor]:
     """:func:`watch` for a Spark job: the listener where executors reach the driver, dimensions
     from Glue's ``--JOB_NAME``/``--JOB_RUN_ID``, CloudWatch per ``metrics`` with ``account``'s client."""
     argv = sys.argv if argv is None else argv
