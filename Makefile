@@ -16,7 +16,7 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-demo: $(STAMP)  ## the whole bulk path on the local stack, ending with a summary table
+demo: $(STAMP)  ## ddbmigrate migrate on the local stack while a writer changes the source, ending with verify and the report
 	$(BIN)/ddbmigrate demo
 
 test: $(STAMP)  ## every test, against the real local stack
