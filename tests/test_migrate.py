@@ -229,3 +229,24 @@ def test_dry_run_prints_the_plan_and_changes_nothing(capsys, source_ddb, target_
     assert code == 0 and "import-table" in out and "ImportTable" in out
     assert dst not in target_ddb.list_tables()["TableNames"] and not (tmp_path / "state").exists()
 
+
+
+def test_enable_stream_turns_it_on_before_the_export_time_and_the_migration_completes(
+        source, target, source_ddb, target_ddb, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN a source without a stream
+    src, dst = unique_name("src"), unique_name("dst")
+    create_sample_table(source_ddb, src)
+    put_all(source_ddb, src, sample_items(30))
+    # WHEN migrate runs with --enable-stream (import-table: no Spark)
+    options = MigrateOptions(source=source, source_table=src, target=target, target_table=dst, path="import-table",
+                             bucket=bucket, state=str(tmp_path / "state"), enable_stream=True)
+    report = Migration(options, open_state_location(options.state)).run()
+    # THEN the stream is NEW_AND_OLD_IMAGES, enabled before the cut-off (the export time), and the tables are identical
+    from datetime import datetime
+
+    from ddbmigrate.replicate.runner import stream_created
+
+    table = source_ddb.describe_table(TableName=src)["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert stream_created(table["LatestStreamArn"]) <= datetime.fromisoformat(report["created"]["cutoff"])
+    assert report["verify"]["identical"]
