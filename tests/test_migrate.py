@@ -61,7 +61,7 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
     # GIVEN a source with a GSI, TTL and a stream, and a writer changing it from before the export to the verify
     src, dst = unique_name("src"), unique_name("dst")
     _source_with_indexes(source_ddb, src, lsi=False)
-    put_all(source_ddb, src, ({**item, "gk": item["pk"]} for item in sample_items(120)))
+    put_all(source_ddb, src, ({**item, "gk": item["pk"]} for item in sample_items(60)))
     writer = ChangeWriter(source_ddb, src, slots=150, pause=0.03)
     writer.start()
 

@@ -52,9 +52,12 @@ class VerifyOutcome:
 
 
 def verify_with_rechecks(options: MigrateOptions, catch_up: Callable[[], Any], *, transform: Transform | None = None,
-                         sleep: Callable[[float], None] = time.sleep, lag_seconds: float = 1.0) -> VerifyOutcome:
-    """Catch up, compare every key, then re-check the differing ones up to ``options.rechecks`` rounds."""
-    catch_up()
+                         sleep: Callable[[float], None] = time.sleep, lag_seconds: float = 1.0,
+                         caught_up: bool = False) -> VerifyOutcome:
+    """Catch up (unless the caller just did: ``caught_up``), compare every key, then re-check the
+    differing ones up to ``options.rechecks`` rounds."""
+    if not caught_up:
+        catch_up()
     report = verify_tables(VerifyOptions(source=options.source, source_table=options.source_table,
                                          target=options.target, target_table=options.target_table,
                                          read_percent=options.read_percent, consistent=True, max_samples=_MAX_KEYS),

@@ -116,17 +116,21 @@ class Migration:
         with self._step("load") as detail:
             if detail is not None:
                 detail.update(self._load(plan))
+        just_caught_up = False
         with self._step("replicate") as detail:
             if detail is not None:
                 detail.update(self._replicate(plan))
+                just_caught_up = not self.options.on_glue
         if self.options.until == "caught-up":
             self.notify("stopped once replication caught up (--until caught-up); continue with "
                         "--resume --until verified, or let 'replicate run' or the Lambda carry on")
             return self._report(plan, final=False)
         with self._step("verify") as detail:
             if detail is not None:
-                outcome = verify_with_rechecks(self.options, lambda: self._catch_up(plan), transform=self._transform(),
-                                               sleep=self.sleep)
+                # with --on-glue the Lambda replicates (it holds the stream's lease): wait for its batches instead
+                catch_up = (lambda: self.sleep(30.0)) if self.options.on_glue else (lambda: self._catch_up(plan))
+                outcome = verify_with_rechecks(self.options, catch_up, transform=self._transform(),
+                                               sleep=self.sleep, caught_up=just_caught_up)
                 detail.update(outcome.to_dict())
         report = None
         with self._step("report") as detail:
