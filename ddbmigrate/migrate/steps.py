@@ -189,8 +189,8 @@ class Migration:
             self._save()
         export = open_export(created["export_uri"], s3)
         export.check(verify_checksums=True)
-        if not created.get("emulated"):
-            fix_ownership(s3, created["export_uri"])
+        if not created.get("emulated"):  # the objects' writer (the source account) grants the bucket owner control
+            fix_ownership(o.source.client("s3"), created["export_uri"])
 
     def _mapping(self) -> str:
         """``--mapping``, else one generated from the export (saved beside the state, reviewed by the user)."""
