@@ -52,13 +52,14 @@ class Sleeps:
 
 
 def _batch_sizes(client: Any) -> list[int]:
-    """Record the number of requests in every BatchWriteItem the client sends (botocore's hook)."""
+    """Record the number of requests in every BatchWriteItem the client sends (the body, at botocore's
+    last event before the wire, which the lean sender emits too)."""
     sizes: list[int] = []
 
-    def record(params: dict[str, Any], **_: Any) -> None:
-        sizes.append(sum(len(v) for v in params["RequestItems"].values()))
+    def record(request: Any, **_: Any) -> None:
+        sizes.append(sum(len(v) for v in json.loads(request.body)["RequestItems"].values()))
 
-    client.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", record)
+    client.meta.events.register("before-send.dynamodb.BatchWriteItem", record)
     return sizes
 
 

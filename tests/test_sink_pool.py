@@ -26,7 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 class InFlight:
-    """Counts BatchWriteItem calls under way at once, through botocore's before/after hooks."""
+    """Counts BatchWriteItem calls under way at once: around the client's own HTTP session's ``send``,
+    which botocore's path and the lean sender (:mod:`ddbmigrate.sink.send`) both go through."""
 
     def __init__(self) -> None:
         self.now = 0
@@ -34,9 +35,17 @@ class InFlight:
         self._lock = threading.Lock()
 
     def watch(self, client: Any) -> Any:
-        client.meta.events.register("before-call.dynamodb.BatchWriteItem", self._started)
-        client.meta.events.register("after-call.dynamodb.BatchWriteItem", self._ended)
-        client.meta.events.register("after-call-error.dynamodb.BatchWriteItem", self._ended)
+        session = client._endpoint.http_session
+        send = session.send
+
+        def counted(request: Any) -> Any:
+            self._started()
+            try:
+                return send(request)
+            finally:
+                self._ended()
+
+        session.send = counted
         return client
 
     def _started(self, **_: Any) -> None:
@@ -137,7 +146,7 @@ def test_one_writer_runs_on_the_callers_thread(target: Any, target_ddb: Any, uni
 
     def recording(index: int, bucket: TokenBucket | None) -> TableWriter:
         writer = make(index, bucket)
-        writer._client.meta.events.register("before-call.dynamodb.BatchWriteItem",
+        writer._client.meta.events.register("before-send.dynamodb.BatchWriteItem",
                                             lambda **_: callers.add(threading.current_thread().name))
         return writer
 

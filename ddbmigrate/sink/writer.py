@@ -34,6 +34,7 @@ from ddbmigrate.dynamodb import (
 from ddbmigrate.errors import InvalidItemError, InvalidKeyError, SinkError
 from ddbmigrate.ratelimit import TokenBucket
 from ddbmigrate.sink.encode import BODY_PARAM, batch_write_body, use_prebuilt_bodies
+from ddbmigrate.sink.send import LeanSender
 from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.values import (
     Item,
@@ -155,6 +156,7 @@ class TableWriter:
             bucket = TokenBucket(rate, clock=clock, sleep=sleep)
         self._client = client
         self._prebuilt = use_prebuilt_bodies(client)  # json.dumps builds the body, not botocore's shape walk
+        self._lean = LeanSender(client) if self._prebuilt else None  # and, once armed, sends it without botocore's hooks
         self._info = table
         self._bucket = bucket
         self._dead_letters = dead_letters
@@ -303,7 +305,11 @@ class TableWriter:
                 self._bucket.acquire(estimate)
             self.stats.batches += 1
             try:
-                response = self._client.batch_write_item(**self._call(queue))
+                if self._lean is not None and self._lean.armed:
+                    response = self._lean.batch_write_item(
+                        batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], "INDEXES"))
+                else:
+                    response = self._client.batch_write_item(**self._call(queue))
             except Exception as exc:
                 kind = classify(exc)
                 code = error_code(exc)
