@@ -321,7 +321,7 @@ class RunState:
                               "that the job's own account may read it (s3:GetObject, s3:ListBucket)") from None
 
     def _records(self, folder: str) -> list[dict[str, Any]]:
-        names = list(self._names(folder))
+        names = list(self._names(folder))  # (on S3 this also builds the client, before the threads share it)
         with ThreadPoolExecutor(max_workers=16) as pool:  # thousands of files: GETs in parallel
             texts = list(pool.map(lambda n: self._read(folder + n), names))
         return [json.loads(text) for text in texts if text]
