@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from ddbmigrate.migrate import MigrateOptions, Migration, open_state_location
 from ddbmigrate.migrate import preflight as preflight_module
 from ddbmigrate.migrate.plan import Plan, TargetState, pitr_status
 from ddbmigrate.migrate.schema import SourceSchema, create_target, finish_target, read_source_schema
+from ddbmigrate.replicate.runner import stream_created
 from ddbmigrate.sample import create_sample_table, sample_items
 from tests.tables import put_all
 
@@ -32,8 +34,8 @@ LSI = {"IndexName": "by-note", "KeySchema": [{"AttributeName": "pk", "KeyType": 
        "Projection": {"ProjectionType": "KEYS_ONLY"}}
 
 
-def _source_with_indexes(client: Any, name: str, *, lsi: bool) -> None:
-    """The sample schema with a GSI (INCLUDE projection), optionally an LSI, a stream and TTL."""
+def _source_with_indexes(client: Any, name: str, *, lsi: bool, stream: bool = True) -> None:
+    """The sample schema with a GSI (INCLUDE projection), optionally an LSI and a stream, and TTL."""
     attributes = [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"},
                   {"AttributeName": "gk", "AttributeType": "S"}, {"AttributeName": "lk", "AttributeType": "S"}]
     kwargs: dict[str, Any] = {
@@ -41,8 +43,9 @@ def _source_with_indexes(client: Any, name: str, *, lsi: bool) -> None:
         "AttributeDefinitions": attributes if lsi else attributes[:3],
         "ProvisionedThroughput": {"ReadCapacityUnits": 400, "WriteCapacityUnits": 300},
         "GlobalSecondaryIndexes": [{**GSI, "ProvisionedThroughput": {"ReadCapacityUnits": 20, "WriteCapacityUnits": 30}}],
-        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     }
+    if stream:
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     if lsi:
         kwargs["LocalSecondaryIndexes"] = [LSI]
     client.create_table(**kwargs)
@@ -58,9 +61,10 @@ def _indexes(table: dict[str, Any], kind: str) -> list[tuple[str, Any, Any]]:
 @pytest.mark.parametrize("path", ["export-import", "table-copy", "import-table"])
 def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identical(
         path, spark, source, target, source_ddb, target_ddb, bucket, unique_name, tmp_path: Path) -> None:
-    # GIVEN a source with a GSI, TTL and a stream, and a writer changing it from before the export to the verify
+    # GIVEN a source with a GSI, TTL and a stream (import-table: none, --enable-stream turns it on), and a
+    # writer changing it from before the export to the verify
     src, dst = unique_name("src"), unique_name("dst")
-    _source_with_indexes(source_ddb, src, lsi=False)
+    _source_with_indexes(source_ddb, src, lsi=False, stream=path != "import-table")
     put_all(source_ddb, src, ({**item, "gk": item["pk"]} for item in sample_items(60)))
     writer = ChangeWriter(source_ddb, src, slots=150, pause=0.03)
     writer.start()
@@ -71,7 +75,8 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
 
     # WHEN the migration runs every step
     options = MigrateOptions(source=source, source_table=src, target=target, target_table=dst, path=path,
-                             state=str(tmp_path / "state"), bucket=None if path == "table-copy" else bucket)
+                             state=str(tmp_path / "state"), bucket=None if path == "table-copy" else bucket,
+                             enable_stream=path == "import-table")
     try:
         report = Migration(options, open_state_location(options.state), on_step=on_step).run()
     finally:
@@ -94,6 +99,10 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
     state = json.loads((tmp_path / "state" / "state.json").read_text())
     assert state["path"] == path and all(state["steps"][s]["ended"] for s in ("plan", "preflight", "load", "verify"))
     assert "tags skipped" in (tmp_path / "state" / "report.md").read_text()
+    # and a stream turned on by --enable-stream is NEW_AND_OLD_IMAGES, enabled before the cut-off
+    described = source_ddb.describe_table(TableName=src)["Table"]
+    assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert stream_created(described["LatestStreamArn"]) <= datetime.fromisoformat(state["created"]["cutoff"])
 
 
 def test_the_created_target_has_the_source_keys_indexes_capacity_deletion_protection_then_ttl(
@@ -230,23 +239,3 @@ def test_dry_run_prints_the_plan_and_changes_nothing(capsys, source_ddb, target_
     assert dst not in target_ddb.list_tables()["TableNames"] and not (tmp_path / "state").exists()
 
 
-
-def test_enable_stream_turns_it_on_before_the_export_time_and_the_migration_completes(
-        source, target, source_ddb, target_ddb, bucket, unique_name, tmp_path: Path) -> None:
-    # GIVEN a source without a stream
-    src, dst = unique_name("src"), unique_name("dst")
-    create_sample_table(source_ddb, src)
-    put_all(source_ddb, src, sample_items(30))
-    # WHEN migrate runs with --enable-stream (import-table: no Spark)
-    options = MigrateOptions(source=source, source_table=src, target=target, target_table=dst, path="import-table",
-                             bucket=bucket, state=str(tmp_path / "state"), enable_stream=True)
-    report = Migration(options, open_state_location(options.state)).run()
-    # THEN the stream is NEW_AND_OLD_IMAGES, enabled before the cut-off (the export time), and the tables are identical
-    from datetime import datetime
-
-    from ddbmigrate.replicate.runner import stream_created
-
-    table = source_ddb.describe_table(TableName=src)["Table"]
-    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert stream_created(table["LatestStreamArn"]) <= datetime.fromisoformat(report["created"]["cutoff"])
-    assert report["verify"]["identical"]
