@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,16 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
         if (step, event) == ("verify", "start"):
             writer.finish()
 
-    # WHEN the migration runs every step
+    # WHEN the migration runs every step (import-table: first --until caught-up, then --resume --until verified)
     options = MigrateOptions(source=source, source_table=src, target=target, target_table=dst, path=path,
                              state=str(tmp_path / "state"), bucket=None if path == "table-copy" else bucket,
                              enable_stream=path == "import-table")
     try:
+        if path == "import-table":
+            caught_up = Migration(replace(options, until="caught-up"), open_state_location(options.state),
+                                  on_step=on_step).run()
+            assert not caught_up["final"] and not caught_up["verify"] and "--resume --until verified" in caught_up["next_actions"][0]
+            options = replace(options, resume=True)
         report = Migration(options, open_state_location(options.state), on_step=on_step).run()
     finally:
         writer.stopped.set()
@@ -90,6 +96,7 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
     else:
         assert load["read"] == load["written"] and load["dead_lettered"] == 0
     assert report["counts"]["replicated"]["applied"] > 0
+    assert report["counts"]["replicated"]["runs"] == (2 if path == "import-table" else 1)  # the resume caught up again
     # and the target has the source's GSI and TTL (added after the load)
     table = target_ddb.describe_table(TableName=dst)["Table"]
     assert _indexes(table, "GlobalSecondaryIndexes") == [(GSI["IndexName"], GSI["KeySchema"], GSI["Projection"])]

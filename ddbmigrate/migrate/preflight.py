@@ -57,9 +57,13 @@ def _check_bucket(options: MigrateOptions, s3: Any) -> None:
     s3.delete_object(Bucket=options.bucket, Key=key)
 
 
-def enable_what_was_allowed(options: MigrateOptions, plan: Plan, client: Any, *,
+def enable_what_was_allowed(options: MigrateOptions, plan: Plan, client: Any, *, streams: Any = None,
                             sleep: Callable[[float], None] = time.sleep, timeout: float = 300.0) -> list[str]:
-    """Turn on PITR and the stream when asked; returns what was done (for the report)."""
+    """Turn on PITR and the stream when asked; returns what was done (for the report).
+
+    A stream turned on is waited ``ENABLED`` (DescribeStream, with ``streams``) before this returns,
+    so that the export time or the copy's start, taken after, is covered by it.
+    """
     done: list[str] = []
     name = plan.source.name
     if plan.pitr == "DISABLED" and options.enable_pitr:
@@ -73,6 +77,9 @@ def enable_what_was_allowed(options: MigrateOptions, plan: Plan, client: Any, *,
             _wait_active(client, name, sleep=sleep, timeout=timeout)
         client.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW})
         _wait_active(client, name, sleep=sleep, timeout=timeout)
+        if streams is not None:
+            _wait_stream_enabled(streams, client.describe_table(TableName=name)["Table"]["LatestStreamArn"],
+                                 sleep=sleep, timeout=timeout)
         done.append(f"stream enabled on the source ({STREAM_VIEW}) before the export time was taken")
     return done
 
@@ -83,5 +90,14 @@ def _wait_active(client: Any, name: str, *, sleep: Callable[[float], None], time
         if waited >= timeout:
             raise ConfigError(f"source table {name!r} is not ACTIVE after {timeout:.0f}s of enabling its stream; "
                               "run again with --resume")
+        sleep(1.0)
+        waited += 1.0
+
+
+def _wait_stream_enabled(streams: Any, arn: str, *, sleep: Callable[[float], None], timeout: float) -> None:
+    waited = 0.0
+    while streams.describe_stream(StreamArn=arn)["StreamDescription"].get("StreamStatus") != "ENABLED":
+        if waited >= timeout:
+            raise ConfigError(f"stream {arn} is not ENABLED after {timeout:.0f}s; run again with --resume")
         sleep(1.0)
         waited += 1.0

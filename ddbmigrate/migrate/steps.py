@@ -108,8 +108,9 @@ class Migration:
             if detail is not None:
                 s3 = self._bucket_client()
                 preflight.check(self.options, plan, s3_client=s3, resumed_target=bool(state.created.get("target_created")))
-                detail["changes"] = preflight.enable_what_was_allowed(self.options, plan, dynamodb_client(self.options.source),
-                                                                      sleep=self.sleep)
+                detail["changes"] = preflight.enable_what_was_allowed(
+                    self.options, plan, dynamodb_client(self.options.source),
+                    streams=self.options.source.client("dynamodbstreams"), sleep=self.sleep)
         with self._step("target") as detail:
             if detail is not None:
                 detail.update(self._target(plan))
