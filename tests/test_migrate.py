@@ -246,3 +246,15 @@ def test_dry_run_prints_the_plan_and_changes_nothing(capsys, source_ddb, target_
     assert dst not in target_ddb.list_tables()["TableNames"] and not (tmp_path / "state").exists()
 
 
+
+
+def test_a_state_under_s3_round_trips_and_a_missing_one_reads_as_none(s3, bucket) -> None:
+    from ddbmigrate.migrate.state import MigrationState
+
+    location = open_state_location(f"s3://{bucket}/migrations/orders", s3_client=s3)
+    assert location.load() is None
+    state = MigrationState("a", "b", path="import-table", owner="migrate@h:1/x", created={"import_token": "t"})
+    state.step("plan").started = "2024-05-01T12:00:00+00:00"
+    location.save(state)
+    assert location.load().to_json() == state.to_json()  # type: ignore[union-attr]
+    assert location.describe() == f"s3://{bucket}/migrations/orders/state.json"
