@@ -121,3 +121,42 @@ def test_malformed_records_are_refused_naming_the_position_never_the_contents(ch
 def test_a_record_that_is_not_a_mapping_is_refused() -> None:
     with pytest.raises(ReplicationError, match="eventSourceARN is missing; not a DynamoDB Streams record"):
         from_lambda_record({"Records": []})
+
+
+@pytest.mark.integration
+def test_getrecords_read_as_wire_json_gives_the_same_changes_as_botocores_parse(source: Any, source_ddb: Any,
+                                                                                 unique_name: Any) -> None:
+    from ddbmigrate.replicate.local import adapt_dynamodb_local
+    from ddbmigrate.replicate.records import WIRE_RECORDS, read_wire_records
+
+    # GIVEN changes of every type (binaries that are no UTF-8, in the key too) on DynamoDB Local's stream
+    table = unique_name("wire")
+    source_ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "B"}],
+                            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    item = {"pk": {"B": b"\x00\xff="}, "s": {"S": "é"}, "n": {"N": "-1.5E-130"}, "b": {"B": b"\xfe"},
+            "bs": {"BS": [b"\x00", b"\xff"]}, "ss": {"SS": ["a"]}, "ns": {"NS": ["1", "2"]}, "t": {"BOOL": True},
+            "z": {"NULL": True}, "m": {"M": {"in": {"B": b"\x01"}, "e": {"M": {}}}}, "l": {"L": [{"B": b"\x02"}, {"L": []}]}}
+    source_ddb.put_item(TableName=table, Item=item)
+    source_ddb.delete_item(TableName=table, Key={"pk": item["pk"]})
+    arn = source_ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+
+    def changes(wired: bool) -> list[Any]:
+        streams = source.client("dynamodbstreams")
+        assert read_wire_records(streams) if wired else True
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        reply = streams.get_records(ShardIterator=iterator["ShardIterator"])
+        assert bool(reply.get(WIRE_RECORDS)) == wired and reply["NextShardIterator"]
+        return [from_stream_record(adapt_dynamodb_local(r), stream_arn=arn, shard_id=shard, wire=wired)
+                for r in reply["Records"]]
+
+    # WHEN read through botocore's parse, and as wire JSON THEN the changes are equal, binaries byte-exact
+    parsed, wired = changes(False), changes(True)
+    assert wired == parsed and len(wired) == 2
+    stored = source_ddb.get_item(TableName=table, Key={"pk": item["pk"]})  # gone; the stream kept the image
+    assert "Item" not in stored and wired[1].operation == "REMOVE" and wired[1].keys == {"pk": {"B": b"\x00\xff="}}
+    image = wired[0].new_image or {}
+    assert (image["b"], image["m"]["M"]["in"], image["l"]["L"][0]) == ({"B": b"\xfe"}, {"B": b"\x01"}, {"B": b"\x02"})
+    assert sorted(image["bs"]["BS"]) == [b"\x00", b"\xff"] and image["m"]["M"]["e"] == {"M": {}}

@@ -50,7 +50,7 @@ from ddbmigrate.replicate.checkpoints import (
     renew,
 )
 from ddbmigrate.replicate.local import Quirks, adapt_dynamodb_local
-from ddbmigrate.replicate.records import ChangeRecord, from_stream_record
+from ddbmigrate.replicate.records import WIRE_RECORDS, ChangeRecord, from_stream_record
 from ddbmigrate.values import Item
 
 __all__ = [
@@ -307,7 +307,9 @@ class Poller:
     def _page(self, iterator: str, shard_id: str) -> _Page:
         """One GetRecords page of ``shard_id``, its records parsed (on the shard's reader thread)."""
         reply = self.streams.get_records(ShardIterator=iterator, Limit=self.options.batch_limit)
-        return _Page([self._record(raw, shard_id) for raw in reply.get("Records", ())], reply.get("NextShardIterator"))
+        wire = bool(reply.get(WIRE_RECORDS))
+        return _Page([self._record(raw, shard_id, wire=wire) for raw in reply.get("Records", ())],
+                     reply.get("NextShardIterator"))
 
     def _at_tip(self, status: ShardStatus, empty_in_row: int) -> bool:
         lag = status.lag_seconds
@@ -326,10 +328,10 @@ class Poller:
                 raise _gap(self.options.stream_arn, shard_id) from None
             raise
 
-    def _record(self, raw: Mapping[str, Any], shard_id: str) -> ChangeRecord:
+    def _record(self, raw: Mapping[str, Any], shard_id: str, *, wire: bool = False) -> ChangeRecord:
         if self.options.quirks == "dynamodb-local":
             raw = adapt_dynamodb_local(raw)
-        return from_stream_record(raw, stream_arn=self.options.stream_arn, shard_id=shard_id)
+        return from_stream_record(raw, stream_arn=self.options.stream_arn, shard_id=shard_id, wire=wire)
 
     def _count(self, stats: ReplicationStats) -> None:
         with self._lock:

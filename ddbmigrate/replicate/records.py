@@ -3,11 +3,13 @@
 
 Binary values are decoded exactly once: a Lambda event carries ``B``/``BS`` as base64 text (at any
 depth, keys included), which :func:`from_lambda_record` decodes through the same checked parse as
-an export line; ``GetRecords`` replies were already decoded by botocore and stay as they are.
+an export line; ``GetRecords`` replies decoded by botocore stay as they are, and those a client
+hands over as they came (:func:`read_wire_records`) are decoded like a Lambda event.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,10 +21,12 @@ from ddbmigrate.values import Item, item_from_json
 __all__ = [
     "NEW_IMAGE_VIEW_TYPES",
     "TTL_PRINCIPAL",
+    "WIRE_RECORDS",
     "ChangeRecord",
     "Operation",
     "from_lambda_record",
     "from_stream_record",
+    "read_wire_records",
 ]
 
 Operation = Literal["INSERT", "MODIFY", "REMOVE"]
@@ -77,10 +81,49 @@ def from_lambda_record(record: Mapping[str, Any]) -> ChangeRecord:
     )
 
 
-def from_stream_record(record: Mapping[str, Any], *, stream_arn: str, shard_id: str) -> ChangeRecord:
-    """A record of a ``GetRecords`` reply (botocore already decoded binaries and the timestamp)."""
+WIRE_RECORDS = "DdbMigrateWireRecords"
+"""Set (True) in a ``GetRecords`` reply whose ``Records`` are the wire JSON (see :func:`read_wire_records`)."""
+
+
+def read_wire_records(client: Any) -> bool:
+    """Let a ``dynamodbstreams`` client hand ``GetRecords``' records over as JSON, unparsed by botocore.
+
+    botocore's parse walks the service model for every attribute value: it was 85 % of a GetRecords
+    call's time against DynamoDB Local, and the poller read a shard slower than the target absorbed
+    it. The records' wire JSON is the Lambda event's (binaries base64, times in epoch seconds), so
+    :func:`from_stream_record` decodes it with the same checked parse; the rest of the reply, errors,
+    retries and signing stay botocore's. False for an object that is no botocore client.
+    """
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return False
+    events.register_last("before-parse.dynamodb-streams.GetRecords", _keep_wire_records,
+                         unique_id="ddbmigrate-wire-records")
+    return True
+
+
+def _keep_wire_records(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    if response_dict.get("status_code") != 200:
+        return  # errors are botocore's to parse
+    reply = json.loads(response_dict["body"])
+    if not isinstance(reply, dict) or not isinstance(reply.get("Records"), list):
+        return
+    customized_response_dict["Records"] = reply.pop("Records")
+    customized_response_dict[WIRE_RECORDS] = True
+    response_dict["body"] = json.dumps(reply).encode("utf-8")  # what botocore still parses: the iterator
+
+
+def from_stream_record(record: Mapping[str, Any], *, stream_arn: str, shard_id: str, wire: bool = False) -> ChangeRecord:
+    """A record of a ``GetRecords`` reply: decoded by botocore, or (``wire``) its JSON as it came."""
     body = _required(record, "dynamodb", f"record of {stream_arn} shard {shard_id}")
     where = f"stream {stream_arn} shard {shard_id} sequence {body.get('SequenceNumber')}"
+    if wire:
+        new_image = body.get("NewImage")
+        return _record(
+            record, body, stream_arn=stream_arn, shard_id=shard_id,
+            keys=item_from_json(_required(body, "Keys", where), where=f"{where} Keys"),
+            new_image=item_from_json(new_image, where=f"{where} NewImage") if new_image is not None else None,
+            created=_epoch(body.get("ApproximateCreationDateTime"), where))
     created = body.get("ApproximateCreationDateTime")
     if not isinstance(created, datetime):
         created = _epoch(created, where)

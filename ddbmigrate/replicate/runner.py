@@ -34,7 +34,7 @@ from ddbmigrate.replicate.poller import (
     check_retention,
     describe_shards,
 )
-from ddbmigrate.replicate.records import NEW_IMAGE_VIEW_TYPES
+from ddbmigrate.replicate.records import NEW_IMAGE_VIEW_TYPES, read_wire_records
 from ddbmigrate.values import Item, validate_key
 
 __all__ = [
@@ -155,6 +155,7 @@ def run_replication(options: ReplicationOptions, *, stop: threading.Event | None
     from ddbmigrate.sink.pool import WriterPool
 
     streams = options.source.client("dynamodbstreams")
+    read_wire_records(streams)
     checked = preflight(options, now=datetime.fromtimestamp(clock(), timezone.utc), streams=streams)
     quirks = options.quirks or ("dynamodb-local" if is_dynamodb_local_stream(checked.stream_arn) else "none")
     sink = SinkOptions(table=options.target_table, target=options.target, write_percent=options.write_percent,
