@@ -6,7 +6,8 @@ goes on, validate every line, map (item by item when no rule casts, carrying sch
 saved schema, :func:`mapping_route`), then write through the rate-limited, retrying
 sink. Whatever is refused is dead-lettered whole with ``<file> line <n>`` and its reason — or, with
 no dead-letter location, stops the job before anything is written. Counts reconcile:
-``read = written + dead-lettered``, and re-running is safe (every write is a full-item put).
+``read = written + dead-lettered``, and re-running is safe (every write is a full-item put); with
+``--run_id`` a rerun skips the data files already done (:mod:`ddbmigrate.runstate`, docs/resume.md).
 Stage by stage: docs/architecture.md, "Export → import"; the routes: docs/mapping.md, "4. In the
 import job".
 """

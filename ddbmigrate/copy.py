@@ -7,7 +7,8 @@ Glue's own DynamoDB reader would lose sets and numbers. Reads stay within floor(
 percent), writes within floor(WCU × write percent); with a mapping, schema drift (attributes or
 types its schema never saw) is carried and counted by name, an item that cannot be mapped is
 dead-lettered, and ``read = written + dead-lettered``. A live Scan is not a snapshot; re-running is
-safe. See docs/copy.md, "Guarantees" and "Reading the source".
+safe, and with ``--run_id`` each segment goes on after its last acknowledged page (docs/resume.md).
+See docs/copy.md, "Guarantees" and "Reading the source".
 """
 
 from __future__ import annotations
