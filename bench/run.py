@@ -42,6 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--lag-seconds", type=float, default=None,
                         help="replication scenario: seconds of writing at half the replication rate for the lag (default 20; --quick 10)")
     parser.add_argument("--threads", default="1,2,4,8", help="raw ceiling: thread counts to try (comma-separated)")
+    parser.add_argument("--profiles", default="every-type,small",
+                        help="item shapes for throughput/copy, comma-separated: every-type (the sample items), small")
+    parser.add_argument("--scan-segments", default="1,2,4", help="raw Scan ceiling (copy): segment counts to try")
     parser.add_argument("--probe", type=int, default=None, help="raw ceiling: items per thread-count probe (default items/20, 1000–10000)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stack state, mappings and dead letters here (default: a temp folder)")
     parser.add_argument("--quick", action="store_true", help=f"a small run: {QUICK_ITEMS} items, 25 s of rate control")
@@ -53,8 +56,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.probe = args.probe or min(10_000, max(1_000, args.items // 20))
     try:
         args.thread_counts = sorted({int(t) for t in args.threads.split(",") if t.strip()})
+        args.scan_segments = sorted({int(t) for t in args.scan_segments.split(",") if t.strip()})
     except ValueError:
-        parser.error(f"--threads: expected comma-separated whole numbers, got {args.threads!r}")
+        parser.error(f"--threads, --scan-segments: expected comma-separated whole numbers, got {args.threads!r}, "
+                     f"{args.scan_segments!r}")
+    args.profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
+    if not args.profiles or set(args.profiles) - {"every-type", "small"}:
+        parser.error(f"--profiles: every-type and/or small, got {','.join(args.profiles)!r}")
     if not args.thread_counts or min(args.thread_counts) < 1:
         parser.error("--threads: at least one thread count ≥ 1")
     if args.items < 1 or args.window < 1 or args.provisioned_wcu < 1:
@@ -86,14 +94,15 @@ def main(argv: list[str] | None = None) -> int:
             # Cheapest first, the export-import job (the longest phase) last: an interrupted run
             # still has the ceiling, the copy and the rate results.
             ceiling = source = None
-            if wanted & {"throughput", "copy"}:
+            if wanted & {"throughput", "copy"} and "every-type" in args.profiles:
                 source = scenarios.prepare_throughput_source(world, args.items, console)
             if source is not None or "replication" in wanted:  # the replication alone: a ceiling of its own size
                 ceiling_items = args.items if wanted & {"throughput", "copy"} else args.replication_changes
                 probe = args.probe if wanted & {"throughput", "copy"} else min(args.probe, max(1_000, ceiling_items // 20))
                 ceiling = scenarios.raw_ceiling(world, ceiling_items, args.thread_counts, probe, console)
             if "copy" in wanted and source is not None and ceiling is not None:
-                checks += _guarded("copy", console, lambda: scenarios.copy(world, source, ceiling, console))
+                checks += _guarded("copy", console, lambda: scenarios.copy(
+                    world, source, ceiling, console, scenarios.scan_ceiling(world, source, args.scan_segments, console)))
             if "replication" in wanted and ceiling is not None:
                 from bench.replication import replication
 
@@ -104,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                 checks += _guarded("rate", console, lambda: scenarios.rate(
                     world, wcu=args.provisioned_wcu, write_percent=args.write_percent,
                     seconds=args.rate_seconds, window=args.window, ceiling=ceiling, console=console))
+            for profile in [p for p in args.profiles if p != "every-type"] if wanted & {"throughput", "copy"} else []:
+                checks += _guarded(f"{profile} items", console, lambda profile=profile: scenarios.profile_runs(
+                    world, profile, items=args.items, thread_counts=args.thread_counts, probe=args.probe,
+                    scan_segments=args.scan_segments, wanted=wanted, console=console))
             if "throughput" in wanted and source is not None and ceiling is not None:
                 checks += _guarded("throughput", console, lambda: scenarios.throughput(
                     world, scenarios.export_source(world, source, "bench", console), ceiling, console))
