@@ -96,7 +96,8 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
     else:
         assert load["read"] == load["written"] and load["dead_lettered"] == 0
     assert report["counts"]["replicated"]["applied"] > 0
-    assert report["counts"]["replicated"]["runs"] == (2 if path == "import-table" else 1)  # the resume caught up again
+    # the resume caught up again before verifying (re-checks of keys in flight may add runs)
+    assert report["counts"]["replicated"]["runs"] >= (2 if path == "import-table" else 1)
     # and the target has the source's GSI and TTL (added after the load)
     table = target_ddb.describe_table(TableName=dst)["Table"]
     assert _indexes(table, "GlobalSecondaryIndexes") == [(GSI["IndexName"], GSI["KeySchema"], GSI["Projection"])]

@@ -212,13 +212,18 @@ class Migration:
         return str(created["mapping"])
 
     def _export_import(self) -> dict[str, Any]:
-        from ddbmigrate.bulk import ExportImportOptions, run_export_import
+        from ddbmigrate.bulk import ExportImportOptions, mapping_route, run_export_import
+        from ddbmigrate.mapping.file import load_mapping
 
         o, created = self.options, self.state.created  # type: ignore[union-attr]
+        mapping = self._mapping()
+        bucket_account = o.target.without_role(label="export bucket")
+        mapping_file = load_mapping(mapping, s3_client=bucket_account.client("s3") if mapping.startswith("s3://") else None)
+        resumable = mapping_route(mapping_file) != "applymapping"  # ApplyMapping does not follow data files
         options = ExportImportOptions(
-            export_uri=created["export_uri"], mapping=self._mapping(), target_table=o.target_table, target=o.target,
-            bucket_account=o.target.without_role(label="export bucket"), write_percent=o.write_percent,
-            dead_letter=self.location.describe("dead-letters/load"))
+            export_uri=created["export_uri"], mapping=mapping, target_table=o.target_table, target=o.target,
+            bucket_account=bucket_account, write_percent=o.write_percent,
+            dead_letter=self.location.describe("dead-letters/load"), **self._load_run(resumable))
         if o.on_glue:
             return self._on_glue(options)
         result = _with_spark(lambda spark: run_export_import(spark, options))
@@ -230,10 +235,22 @@ class Migration:
         o = self.options
         options = TableCopyOptions(source_table=o.source_table, source=o.source, target_table=o.target_table,
                                    target=o.target, read_percent=o.read_percent, mapping=o.mapping,
-                                   write_percent=o.write_percent, dead_letter=self.location.describe("dead-letters/load"))
+                                   write_percent=o.write_percent, dead_letter=self.location.describe("dead-letters/load"),
+                                   **self._load_run(True))
         if o.on_glue:
             return self._on_glue(options)
         return _checked(_with_spark(lambda spark: run_table_copy(spark, options)), "copy")
+
+    def _load_run(self, resumable: bool) -> dict[str, Any]:
+        """The load's resume key (:mod:`ddbmigrate.runstate`): a resumed load skips the data files and
+        Scan pages an earlier run finished, and its counts are over every run of the key."""
+        if not resumable:
+            return {}
+        created = self.state.created  # type: ignore[union-attr]
+        if "load_run_id" not in created:
+            created["load_run_id"] = "migrate-" + self.state.owner.rsplit("/", 1)[-1]  # type: ignore[union-attr]
+            self._save()
+        return {"run_id": created["load_run_id"], "run_state": self.location.describe("load-run-state")}
 
     def _on_glue(self, options: Any) -> dict[str, Any]:
         """Start the deployed job with this run's arguments and follow it (a resumed run follows the recorded one)."""
