@@ -169,8 +169,8 @@ def test_modify_overwrites_remove_deletes_and_the_last_change_of_a_key_wins(even
     assert result == {"batchItemFailures": []}
     assert stored(target_ddb, table, a) == a2
     assert stored(target_ddb, table, b) is None
-    assert emitted(capsys.readouterr().out) | {"lag_seconds": 0} == {
-        "applied": 2, "skipped": 0, "superseded": 2, "dead_lettered": 0, "lag_seconds": 0,
+    assert emitted(capsys.readouterr().out) | {"ReplicationLagSeconds": 0} == {
+        "RecordsApplied": 2, "skipped": 0, "superseded": 2, "dead_lettered": 0, "ReplicationLagSeconds": 0,
         "drift_new_attributes": 0, "drift_new_types": 0}
 
 
@@ -195,8 +195,8 @@ def test_records_before_the_cutoff_are_skipped(events, function, table, target_d
     assert stored(target_ddb, table, old) is None
     assert stored(target_ddb, table, new) == new
     metrics = emitted(capsys.readouterr().out)
-    assert (metrics["applied"], metrics["skipped"]) == (1, 1)
-    assert metrics["lag_seconds"] > 0
+    assert (metrics["RecordsApplied"], metrics["skipped"]) == (1, 1)
+    assert metrics["ReplicationLagSeconds"] > 0
 
 
 def test_poison_record_is_dead_lettered_with_its_sequence_number_the_rest_apply(events, function, table, target_ddb,
@@ -256,7 +256,7 @@ def test_schema_drift_goes_to_the_metrics_per_kind_and_by_name_to_the_log(events
     assert result == {"batchItemFailures": []}
     assert stored(target_ddb, table, gained) == gained and stored(target_ddb, table, retyped) == retyped
     metrics = emitted(capsys.readouterr().out)
-    assert (metrics["drift_new_attributes"], metrics["drift_new_types"], metrics["applied"]) == (1, 1, 3)
+    assert (metrics["drift_new_attributes"], metrics["drift_new_types"], metrics["RecordsApplied"]) == (1, 1, 3)
     (done,) = [str(r.stats) for r in caplog.records if r.getMessage() == "batch done"]
     assert "loyalty (1)" in done and "seq (N→S) (1)" in done and SECRET not in done
 

@@ -17,11 +17,14 @@ from typing import Any
 
 from ddbmigrate.progress.counters import Status, Totals
 
-__all__ = ["COUNTERS", "NAMESPACE", "MetricsPublisher", "RunDimensions", "RunMetrics", "read_run_metrics"]
+__all__ = ["COUNTERS", "NAMESPACE", "RECORDS_APPLIED", "REPLICATION_LAG", "MetricsPublisher", "RunDimensions", "RunMetrics", "read_run_metrics"]
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "ddbmigrate"
+RECORDS_APPLIED = "RecordsApplied"
+REPLICATION_LAG = "ReplicationLagSeconds"
+"""Replication's two figures, under the same names from ``replicate run``, ``migrate`` and the Lambda."""
 COUNTERS: Mapping[str, str] = {
     "ItemsWritten": "written",
     "WriteUnitsConsumed": "consumed_wcu",
@@ -67,9 +70,9 @@ class MetricsPublisher:
     def publish_replication(self, *, lag_seconds: float | None, records_applied: int) -> bool:
         """Replication's figures: the lag (a gauge) and the records applied since the last call;
         False when not published (the caller adds the records to the next call)."""
-        data = [self._datum("RecordsApplied", records_applied, "Count")]
+        data = [self._datum(RECORDS_APPLIED, records_applied, "Count")]
         if lag_seconds is not None:
-            data.append(self._datum("ReplicationLagSeconds", lag_seconds, "Seconds"))
+            data.append(self._datum(REPLICATION_LAG, lag_seconds, "Seconds"))
         return self._put(data)
 
     def _datum(self, name: str, value: float, unit: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, validate_percent
 from ddbmigrate.errors import ConfigError, DdbMigrateError, ReplicationError
 from ddbmigrate.export.layout import parse_time
+from ddbmigrate.progress.metrics import NAMESPACE, RECORDS_APPLIED, REPLICATION_LAG
 from ddbmigrate.replicate.applier import (
     TTL_POLICIES,
     ApplyPolicy,
@@ -54,7 +55,7 @@ __all__ = [
     "handler",
 ]
 
-METRICS_NAMESPACE = "ddbmigrate"
+METRICS_NAMESPACE = NAMESPACE
 
 ENVIRONMENT: Mapping[str, str] = {
     "target_table": "DDBMIGRATE_TARGET_TABLE",
@@ -178,7 +179,7 @@ class BatchOutcome:
 
 
 _METRICS: tuple[tuple[str, Callable[[ReplicationStats], int]], ...] = (
-    ("applied", lambda s: s.applied),
+    (RECORDS_APPLIED, lambda s: s.applied),
     ("skipped", lambda s: s.skipped),
     ("superseded", lambda s: s.superseded),
     ("dead_lettered", lambda s: s.dead_lettered),
@@ -318,7 +319,7 @@ class ReplicationFunction:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value(stats))
         lag = stats.lag_seconds(self._clock())
         if lag is not None:
-            metrics.add_metric(name="lag_seconds", unit=MetricUnit.Seconds, value=lag)
+            metrics.add_metric(name=REPLICATION_LAG, unit=MetricUnit.Seconds, value=lag)
         metrics.flush_metrics()
         logger.info("batch done", extra={"stats": stats.summary()})
 
