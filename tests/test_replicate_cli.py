@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ddbmigrate.accounts import Account
 from ddbmigrate.cli.main import main
 from ddbmigrate.errors import ConfigError, ReplicationError, SinkError
 from ddbmigrate.replicate.checkpoints import FileCheckpoints
@@ -116,12 +117,28 @@ def test_run_until_caught_up_prints_the_summary_and_status_shows_each_shard(
     for item in items:
         source_ddb.put_item(TableName=src, Item=item)
     source_ddb.delete_item(TableName=src, Key={"pk": items[0]["pk"], "sk": items[0]["sk"]})
-    assert main(_run(src, dst, tmp_path, cutoff=cutoff)) == 0
+    assert main(_run(src, dst, tmp_path, "--cloudwatch-metrics", "on", cutoff=cutoff)) == 0
     out = capsys.readouterr().out
     # item 0's put is superseded by its delete in the same batch
     assert f"replicated {src} → {dst}: seen=13 applied=12 (puts 11, deletes 1) skipped=0" in out
     assert "superseded=1 dead_lettered=0" in out
     assert _count(target_ddb, dst) == 11
+    # and the target account's CloudWatch (moto) holds the records applied, in total, and a lag
+    cloudwatch = Account(profile="target").client("cloudwatch")
+    listed = cloudwatch.list_metrics(Namespace="ddbmigrate", MetricName="RecordsApplied",
+                                     Dimensions=[{"Name": "Table", "Value": dst}])["Metrics"]
+    (dimensions,) = {tuple((d["Name"], d["Value"]) for d in m["Dimensions"]) for m in listed}  # one run: one set
+    metric = {"Dimensions": [{"Name": k, "Value": v} for k, v in dimensions]}
+    end = datetime.now(timezone.utc) + timedelta(minutes=5)
+
+    def statistic(name: str, kind: str) -> list[float]:
+        points = cloudwatch.get_metric_statistics(Namespace="ddbmigrate", MetricName=name, Dimensions=metric["Dimensions"],
+                                                  StartTime=end - timedelta(hours=1), EndTime=end, Period=3600,
+                                                  Statistics=[kind])["Datapoints"]
+        return [p[kind] for p in points]
+
+    assert {d["Name"]: d["Value"] for d in metric["Dimensions"]}["JobName"] == "ddbmigrate-replicate"
+    assert sum(statistic("RecordsApplied", "Sum")) == 12 and statistic("ReplicationLagSeconds", "Maximum")
 
     code = main(["replicate", "status", "--source-profile", "source", "--source-table", src,
                  "--target-profile", "target", "--checkpoint", f"file:{tmp_path / 'ck.json'}"])

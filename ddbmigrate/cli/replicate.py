@@ -6,9 +6,13 @@ Command line::
                              (--from-export URI | --cutoff ISO8601) [--margin 5m] [--mapping FILE]
                              [--checkpoint table:NAME | file:PATH] [--write-percent P] [--dead-letter DIR|s3://…]
                              [--until caught-up|stopped] [--ttl-deletes replicate|skip] [--lease-seconds 60]
+                             [--cloudwatch-metrics on|off]
     ddbmigrate replicate status --source-profile P --source-table T [--checkpoint …] --target-profile Q
     ddbmigrate replicate release --source-profile P --source-table T [--checkpoint …] --target-profile Q [--force]
 
+``run`` logs a progress line every minute (shards, records applied, the worst shard's lag) and, with
+``--cloudwatch-metrics on``, publishes ``RecordsApplied`` and ``ReplicationLagSeconds`` in the target
+account (dimensions JobName ``ddbmigrate-replicate``, JobRunId the run's lease owner, Table).
 ``run`` exits 0 only when seen = applied + skipped + superseded + dead-lettered and nothing was
 dead-lettered; SIGINT/SIGTERM stop it after the current batches (checkpoints saved).
 """
@@ -32,6 +36,8 @@ from ddbmigrate.cli.options import apply, argument_option, side_options
 from ddbmigrate.errors import ConfigError, SinkError
 from ddbmigrate.export.layout import parse_time
 from ddbmigrate.jobargs import TABLE_COPY, Argument
+from ddbmigrate.progress.metrics import MetricsPublisher, RunDimensions
+from ddbmigrate.progress.replication import ReplicationWatch
 from ddbmigrate.replicate.applier import TTL_POLICIES
 from ddbmigrate.replicate.checkpoints import DEFAULT_LEASE_SECONDS, open_checkpoints, release_leases
 from ddbmigrate.replicate.local import QUIRKS
@@ -76,11 +82,14 @@ def command() -> None:
                  help="Stop once every shard is at its tip, or run until SIGINT/SIGTERM."),
     click.option("--ttl-deletes", type=click.Choice(TTL_POLICIES), default="replicate", show_default=True,
                  help="Deletes made by the source's Time to Live: replicate them, or skip them."),
+    click.option("--cloudwatch-metrics", "cloudwatch_metrics", type=click.Choice(("on", "off")), default="off",
+                 show_default=True, help="Publish RecordsApplied and ReplicationLagSeconds (namespace ddbmigrate) "
+                                         "every minute, with the target account's credentials."),
     click.option("--quirks", type=click.Choice(("auto", *QUIRKS)), default="auto", hidden=True,
                  help="auto: DynamoDB Local's stream quirks when the stream is DynamoDB Local's."),
 ])
 def run(mapping: str | None, from_export: str | None, cutoff: str | None, margin: str, checkpoint: str,
-        until: str, ttl_deletes: str, quirks: str, **options: Any) -> int:
+        until: str, ttl_deletes: str, quirks: str, cloudwatch_metrics: str, **options: Any) -> int:
     """Replay the stream into the target: per shard in order, from the export time, with checkpoints."""
     source = Account.from_options("source", options, label="source")
     target = Account.from_options("target", options, label="target")
@@ -96,9 +105,12 @@ def run(mapping: str | None, from_export: str | None, cutoff: str | None, margin
     shards: dict[str, ShardStatus] = {}
     lock = threading.Lock()
 
+    watch = _watch(replication, enabled=cloudwatch_metrics == "on")
+
     def on_status(status: ShardStatus) -> None:
         with lock:
             shards[status.shard_id] = ShardStatus(**vars(status))
+        watch.update(status.shard_id, records=status.applied, lag_seconds=status.lag_seconds)
 
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     console = Console(stderr=True)
@@ -109,6 +121,7 @@ def run(mapping: str | None, from_export: str | None, cutoff: str | None, margin
                 live.update(_status_table(shards, lock))
 
             result = run_replication(replication, stop=stop, on_status=refresh)
+        watch.tick()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -165,6 +178,17 @@ def release(checkpoint: str, force: bool, **options: Any) -> int:
     click.echo(f"stream {table.stream_arn}: {len(released)} lease(s) released" if released
                else f"stream {table.stream_arn}: no lease held")
     return 0
+
+
+def _watch(replication: ReplicationOptions, *, enabled: bool) -> ReplicationWatch:
+    """The progress line every minute; CloudWatch metrics when ``enabled`` (never failing the run)."""
+    publisher = None
+    if enabled:
+        dimensions = RunDimensions("ddbmigrate-replicate", replication.owner.rsplit("/", 1)[-1],
+                                   replication.target_table)
+        publisher = MetricsPublisher(replication.target.without_role(label="CloudWatch").client("cloudwatch"),
+                                     dimensions)
+    return ReplicationWatch(replication.target_table, publisher=publisher)
 
 
 def _status_table(shards: dict[str, ShardStatus], lock: threading.Lock) -> Table:

@@ -91,6 +91,8 @@ class ShardStatus:
     """waiting, running, caught-up, finished."""
     checkpoint: str | None = None
     seen: int = 0
+    applied: int = 0
+    """Of ``seen``: written to the target (the rest skipped, superseded or dead-lettered)."""
     lag_seconds: float | None = None
     records_per_second: float = 0.0
 
@@ -278,6 +280,7 @@ class Poller:
                     self.store.save(checkpoint, owner=lease.owner)  # only after the flush: a crash here replays
                     newest_seen = max(newest_seen, max(r.created.timestamp() for r in records))
                     self._count(stats)
+                    status.applied += stats.applied
                     empty_in_row = 0
                 else:
                     empty_in_row += 1
