@@ -106,7 +106,19 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
     # and the state file recorded every step, the report files are there
     state = json.loads((tmp_path / "state" / "state.json").read_text())
     assert state["path"] == path and all(state["steps"][s]["ended"] for s in ("plan", "preflight", "load", "verify"))
-    assert "tags skipped" in (tmp_path / "state" / "report.md").read_text()
+    markdown = (tmp_path / "state" / "report.md").read_text()
+    assert "tags skipped" in markdown
+    # and the report links its charts: the load's (drawn from the job's live series) and each replication run's lag,
+    # every PNG beside the series it was drawn from
+    charts = report["charts"]
+    if path != "import-table":
+        assert [png.rsplit("/", 1)[-1] for png in charts["load"]] == ["wcu.png", "items.png"]
+    assert any(png.endswith("/lag.png") for step, pngs in charts.items() if step.startswith("replicate-") for png in pngs)
+    for png in (png for pngs in charts.values() for png in pngs):
+        drawn = tmp_path / "state" / png
+        assert drawn.read_bytes().startswith(b"\x89PNG") and f"]({png})" in markdown
+        series = json.loads(drawn.with_name("series.json").read_text())
+        assert series["lag"] if png.endswith("/lag.png") else series["samples"]
     # and a stream turned on by --enable-stream is NEW_AND_OLD_IMAGES, enabled before the cut-off
     described = source_ddb.describe_table(TableName=src)["Table"]
     assert described["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
@@ -259,3 +271,5 @@ def test_a_state_under_s3_round_trips_and_a_missing_one_reads_as_none(s3, bucket
     location.save(state)
     assert location.load().to_json() == state.to_json()  # type: ignore[union-attr]
     assert location.describe() == f"s3://{bucket}/migrations/orders/state.json"
+    location.write_bytes("charts/load/wcu.png", b"\x89PNG\r\n")  # a chart beside the report, in a sub-folder
+    assert s3.get_object(Bucket=bucket, Key="migrations/orders/charts/load/wcu.png")["Body"].read() == b"\x89PNG\r\n"

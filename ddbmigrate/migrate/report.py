@@ -1,6 +1,8 @@
 """Step 7, the cutover report: each step's times, the counts, the verify result and what to do next,
 as a JSON document (``report.json``) and the same in Markdown (``report.md``), both in the state
-location. Built only from the state file, so a resumed run reports every run's work.
+location. Built only from the state file, so a resumed run reports every run's work. The charts
+(the load's WCU/s against the budget and items/s, each replication run's lag) are drawn when their
+step ends, into ``charts/<step>/`` beside their series, and the report links them.
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ def build_report(options: MigrateOptions, state: MigrationState, plan: Plan, *, 
     return {
         "source_table": options.source_table, "target_table": options.target_table, "path": state.path,
         "reasons": list(plan.reasons), "final": final, "steps": steps,
-        "created": {k: v for k, v in state.created.items() if k != "import_token"},
+        "created": {k: v for k, v in state.created.items() if k not in ("import_token", "charts")},
         "counts": {"exported": state.created.get("exported"), "load": load, "replicated": _replicated(state)},
         "target": target_notes, "verify": verify, "next_actions": next_actions,
+        "charts": dict(state.created.get("charts", {})),
     }
 
 
@@ -86,4 +89,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"# Migration report: {report['source_table']} → {report['target_table']}", "",
              "| what | value |", "|---|---|"]
     lines += [f"| {what} | {str(value).replace('|', '/')} |" for what, value in summary_rows(report)]
+    charts = report.get("charts") or {}
+    if charts:  # paths relative to the report; each folder holds the series (JSON, CSV) they were drawn from
+        lines += ["", "## Charts", ""]
+        for step, pngs in charts.items():
+            lines += [f"![{step}: {png.rsplit('/', 1)[-1].removesuffix('.png')}]({png})" for png in pngs]
     return "\n".join(lines) + "\n"

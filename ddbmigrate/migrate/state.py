@@ -114,17 +114,22 @@ class StateLocation:
             raise
 
     def write(self, name: str, text: str) -> None:
+        self.write_bytes(name, text.encode("utf-8"))
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Replace the file ``name`` (may hold ``/``) whole: a reader never sees half of it."""
         if self._local is not None:
-            self._local.mkdir(parents=True, exist_ok=True)
-            temporary = self._local / f".{name}.tmp"
-            with open(temporary, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            path = self._local / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.tmp")
+            with open(temporary, "wb") as handle:
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temporary, self._local / name)
+            os.replace(temporary, path)
             return
         uri = self._remote.join(name)  # type: ignore[union-attr]
-        self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=text.encode("utf-8"))
+        self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=data)
 
     def local_path(self, name: str) -> str:
         """Where a file of this run goes (dead letters, the mapping): under the folder, local or s3."""

@@ -171,9 +171,38 @@ class Migration:
         else:
             self._export()
             counts = self._import_table() if plan.path == IMPORT_TABLE else self._export_import()
+        if plan.path != IMPORT_TABLE and not self.options.on_glue:  # the job ran here, watched: its series
+            self._load_charts()
         self.state.counts["load"] = counts  # type: ignore[union-attr]
         return {"counts": counts, "target_finished": finish_target(dynamodb_client(self.options.target), plan.schema,
                                                                   self.options.target_table)}
+
+    def _load_charts(self) -> None:
+        from ddbmigrate.progress import last_monitor
+
+        monitor = last_monitor()
+        if monitor is not None and monitor.series.samples:
+            self._charts("load", monitor.series, monitor.goal, title=monitor.info.label)
+
+    def _charts(self, name: str, series: Any, goal: Any, *, title: str, lag: Any = ()) -> None:
+        """Draw a step's charts and their series into ``charts/<name>/`` beside the report, and record
+        the PNGs for it; charts that cannot be drawn (no matplotlib) are said, never fatal."""
+        import tempfile
+        from pathlib import Path
+
+        from ddbmigrate.progress.charts import write_charts
+
+        with tempfile.TemporaryDirectory(prefix="ddbmigrate-charts-") as folder:
+            try:
+                files = write_charts(series, goal, folder, title=title, lag=lag)
+            except ConfigError as exc:
+                self.notify(f"no charts for {name}: {exc}")
+                return
+            for path in sorted(Path(folder).iterdir()):
+                self.location.write_bytes(f"charts/{name}/{path.name}", path.read_bytes())
+        charts = self.state.created.setdefault("charts", {})  # type: ignore[union-attr]
+        charts[name] = [f"charts/{name}/{p.name}" for p in files.charts()]
+        self._save()
 
     def _export(self) -> None:
         from ddbmigrate.export import ExportRequest, fix_ownership, open_export, run_export
@@ -371,9 +400,14 @@ class Migration:
 
     def _catch_up(self, plan: Plan) -> dict[str, Any]:
         """Replay from the checkpoints until every shard is at its tip; the run's counts (they reconcile)."""
+        from ddbmigrate.progress.counters import Goal, Series
+        from ddbmigrate.progress.replication import ReplicationWatch
         from ddbmigrate.replicate.runner import run_replication
 
-        stats = run_replication(self._replication_options(plan)).stats
+        watch = ReplicationWatch(self.options.target_table, interval=5.0)
+        stats = run_replication(self._replication_options(plan), on_status=lambda s: watch.update(
+            s.shard_id, records=s.applied, lag_seconds=s.lag_seconds)).stats
+        watch.tick()
         counts = {"seen": stats.seen, "applied": stats.applied, "skipped": stats.skipped,
                   "superseded": stats.superseded, "dead_lettered": stats.dead_lettered,
                   "consumed_wcu": round(stats.consumed_wcu, 1),
@@ -381,6 +415,8 @@ class Migration:
         runs = self.state.counts.setdefault("replicate_runs", [])  # type: ignore[union-attr]
         runs.append(counts)
         self._save()
+        if watch.lag:
+            self._charts(f"replicate-{len(runs)}", Series(), Goal(), title=self.options.target_table, lag=watch.lag)
         if not stats.reconciles:
             raise SinkError(f"replication counts do not reconcile ({stats.summary()}); this is a bug: please report it")
         if stats.dead_lettered:

@@ -27,13 +27,17 @@ SERIES_CSV = "series.csv"
 
 @dataclass(frozen=True)
 class ChartFiles:
-    """What :func:`write_charts` wrote (``lag`` only for replication)."""
+    """What :func:`write_charts` wrote (``wcu``/``items`` only from samples, ``lag`` only for replication)."""
 
     series_json: Path
     series_csv: Path
-    wcu: Path
-    items: Path
+    wcu: Path | None
+    items: Path | None
     lag: Path | None = None
+
+    def charts(self) -> list[Path]:
+        """The PNGs written, in the order a report shows them."""
+        return [p for p in (self.wcu, self.items, self.lag) if p is not None]
 
 
 def write_charts(series: Series, goal: Goal, folder: str | Path, *, title: str = "",
@@ -60,10 +64,12 @@ def write_charts(series: Series, goal: Goal, folder: str | Path, *, title: str =
                              "wcu_per_second": round(point.wcu_per_second, 3) if point else ""})
     plt = _pyplot()
     minutes = [p.at / 60.0 for p in rates]
-    wcu = _chart(plt, out / "wcu.png", f"{title} consumed write capacity".strip(), "WCU/s", minutes,
-                 [p.wcu_per_second for p in rates], "consumed WCU/s", budget=goal.budget_wcu)
-    items = _chart(plt, out / "items.png", f"{title} items written".strip(), "items/s", minutes,
-                   [p.items_per_second for p in rates], "items/s (written + dead-lettered)")
+    wcu = items = None
+    if series.samples:  # a replication run has a lag and no writing tasks' samples
+        wcu = _chart(plt, out / "wcu.png", f"{title} consumed write capacity".strip(), "WCU/s", minutes,
+                     [p.wcu_per_second for p in rates], "consumed WCU/s", budget=goal.budget_wcu)
+        items = _chart(plt, out / "items.png", f"{title} items written".strip(), "items/s", minutes,
+                       [p.items_per_second for p in rates], "items/s (written + dead-lettered)")
     lag_png = None
     if lag:
         lag_png = _chart(plt, out / "lag.png", f"{title} replication lag".strip(), "seconds",
