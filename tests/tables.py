@@ -8,7 +8,19 @@ from typing import Any
 from ddbmigrate.sample import SAMPLE_ATTRIBUTE_DEFINITIONS, SAMPLE_KEY_SCHEMA
 from ddbmigrate.values import Item
 
-__all__ = ["FakeClock", "create_table", "put_all", "sample_key", "scan_by_key"]
+__all__ = ["EVERY_TYPE_ITEMS", "FakeClock", "create_table", "put_all", "sample_key", "scan_by_key"]
+
+
+EVERY_TYPE_ITEMS: list[Item] = [
+    {"pk": {"S": "a"}, "qty": {"N": "3"}, "price": {"N": "12345678901234567890.123456789"}, "ok": {"BOOL": True},
+     "blob": {"B": b"\x00\xff"}, "tags": {"SS": ["x", "y"]}, "nums": {"NS": ["1", "2.5"]}, "nothing": {"NULL": True},
+     "address": {"M": {"city": {"S": "Porto"}, "geo": {"M": {"lat": {"N": "41.1"}}}}},
+     "history": {"L": [{"S": "x"}, {"N": "1"}]}, "dotted.name": {"S": "d"}, "mixed": {"S": "text"}},
+    {"pk": {"S": "b"}, "qty": {"N": "12345678901"}, "ok": {"BOOL": False}, "mixed": {"N": "7"},
+     "address": {"M": {"city": {"S": "Lisboa"}}}},
+]  # fmt: skip
+"""Two items with every DynamoDB type between them, nesting, a dotted name and an attribute typed
+S in one and N in the other: what a crawler and a Glue script must keep apart."""
 
 
 def create_table(client: Any, name: str, *, rcu: int | None = None) -> None:

@@ -18,16 +18,7 @@ from ddbmigrate.mapping import load_mapping
 from ddbmigrate.mapping.catalog import schema_from_catalog
 from ddbmigrate.mapping.register import HiveTypeAccumulator, hive_type_string
 from ddbmigrate.schema import infer_schema
-from ddbmigrate.values import Item
-
-ITEMS: list[Item] = [
-    {"pk": {"S": "a"}, "qty": {"N": "3"}, "price": {"N": "12345678901234567890.123456789"}, "ok": {"BOOL": True},
-     "blob": {"B": b"\x00\xff"}, "tags": {"SS": ["x", "y"]}, "nums": {"NS": ["1", "2.5"]}, "nothing": {"NULL": True},
-     "address": {"M": {"city": {"S": "Porto"}, "geo": {"M": {"lat": {"N": "41.1"}}}}},
-     "history": {"L": [{"S": "x"}, {"N": "1"}]}, "dotted.name": {"S": "d"}, "mixed": {"S": "text"}},
-    {"pk": {"S": "b"}, "qty": {"N": "12345678901"}, "ok": {"BOOL": False}, "mixed": {"N": "7"},
-     "address": {"M": {"city": {"S": "Lisboa"}}}},
-]  # fmt: skip
+from tests.tables import EVERY_TYPE_ITEMS as ITEMS
 
 
 def test_crawler_json_inference_merges_as_the_crawler_does() -> None:

@@ -17,18 +17,11 @@ from ddbmigrate.errors import AwsNotFound, ConfigError
 from ddbmigrate.export import emulate_export
 from ddbmigrate.gluelocal import run_script
 from ddbmigrate.values import Item
+from tests.tables import EVERY_TYPE_ITEMS as ITEMS
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 
 SCRIPTS = Path(__file__).parent / "data" / "glue_scripts"
-ITEMS: list[Item] = [
-    {"pk": {"S": "a"}, "qty": {"N": "3"}, "price": {"N": "12345678901234567890.123456789"}, "ok": {"BOOL": True},
-     "blob": {"B": b"\x00\xff"}, "tags": {"SS": ["x", "y"]}, "nums": {"NS": ["1", "2.5"]}, "nothing": {"NULL": True},
-     "address": {"M": {"city": {"S": "Porto"}, "geo": {"M": {"lat": {"N": "41.1"}}}}},
-     "history": {"L": [{"S": "x"}, {"N": "1"}]}, "dotted.name": {"S": "d"}, "mixed": {"S": "text"}},
-    {"pk": {"S": "b"}, "qty": {"N": "12345678901"}, "ok": {"BOOL": False}, "mixed": {"N": "7"},
-     "address": {"M": {"city": {"S": "Lisboa"}}}},
-]  # fmt: skip
 
 
 def _table(client: Any, name: str) -> str:
@@ -129,7 +122,7 @@ def test_scan_connector_refusals(spark: Any, target: Any) -> None:
     glue = GlueContext(spark, account=target)
     with pytest.raises(ConfigError, match=r"^dynamodb\.input\.tableName is required"):
         glue.create_dynamic_frame.from_options("dynamodb", {"dynamodb.splits": "2"})
-    with pytest.raises(ConfigError, match=r"^unknown DynamoDB source option 'dynamodb\.input\.filter'; Glue's scan connector has"):
+    with pytest.raises(ConfigError, match=r"^unknown DynamoDB scan connector option 'dynamodb\.input\.filter'; Glue's scan connector has"):
         glue.create_dynamic_frame.from_options("dynamodb", {"dynamodb.input.tableName": "t", "dynamodb.input.filter": "x"})
     with pytest.raises(ConfigError, match=r"dynamodb\.throughput\.read\.percent"):
         glue.create_dynamic_frame.from_options("dynamodb", {"dynamodb.input.tableName": "t",

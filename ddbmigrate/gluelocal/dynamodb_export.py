@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.errors import ConfigError, ExportError
+from ddbmigrate.gluelocal.dynamodb_source import glue_spelled
 from ddbmigrate.sink.options import split_table_arn
 
 __all__ = [
@@ -72,13 +73,7 @@ class ExportSourceOptions:
 
     @classmethod
     def from_glue_options(cls, options: Mapping[str, Any]) -> ExportSourceOptions:
-        given: dict[str, str] = {}
-        for name, value in options.items():
-            canonical = GLUE_EXPORT_OPTIONS.get(str(name).lower())
-            if canonical is None:
-                raise ConfigError(f"unknown DynamoDB export connector option {name!r}; Glue's export connector has "
-                                  f"{', '.join(GLUE_EXPORT_OPTIONS.values())}")
-            given[canonical] = str(value).strip()
+        given = glue_spelled(options, GLUE_EXPORT_OPTIONS, connector="export connector")
         mode = given["dynamodb.export"].lower()
         if mode not in ("ddb", "s3"):
             raise ConfigError(f"dynamodb.export: expected 'ddb' (start an export) or 's3' (read a past export), "

@@ -37,7 +37,7 @@ from ddbmigrate.errors import ConfigError
 from ddbmigrate.sink.options import split_table_arn
 from ddbmigrate.values import Item, item_to_json
 
-__all__ = ["GLUE_READ_SESSION_NAME", "GLUE_SCAN_OPTIONS", "ScanSourceOptions", "items_to_dataframe", "read_table"]
+__all__ = ["GLUE_READ_SESSION_NAME", "GLUE_SCAN_OPTIONS", "ScanSourceOptions", "glue_spelled", "items_to_dataframe", "read_table"]
 
 GLUE_READ_SESSION_NAME = "glue-dynamodb-read-sts-session"
 GLUE_SCAN_OPTIONS: Mapping[str, str] = {
@@ -47,6 +47,20 @@ GLUE_SCAN_OPTIONS: Mapping[str, str] = {
 }
 """Lower-cased name → Glue's spelling (names are matched case-insensitively, as for the sink)."""
 _LONG = (-(2**63), 2**63 - 1)
+
+
+def glue_spelled(options: Mapping[str, Any], known: Mapping[str, str], *, connector: str,
+                 also: str = "") -> dict[str, str]:
+    """The options under Glue's spelling of their names (matched case-insensitively), values as
+    stripped text; an unknown name is refused with the names ``connector`` has."""
+    given: dict[str, str] = {}
+    for name, value in options.items():
+        canonical = known.get(str(name).lower())
+        if canonical is None:
+            raise ConfigError(f"unknown DynamoDB {connector} option {name!r}; Glue's {connector} has "
+                              f"{', '.join(known.values())}{also}")
+        given[canonical] = str(value).strip()
+    return given
 
 
 @dataclass(frozen=True)
@@ -62,13 +76,8 @@ class ScanSourceOptions:
 
     @classmethod
     def from_glue_options(cls, options: Mapping[str, Any]) -> ScanSourceOptions:
-        given: dict[str, str] = {}
-        for name, value in options.items():
-            canonical = GLUE_SCAN_OPTIONS.get(str(name).lower())
-            if canonical is None:
-                raise ConfigError(f"unknown DynamoDB source option {name!r}; Glue's scan connector has "
-                                  f"{', '.join(GLUE_SCAN_OPTIONS.values())} (and dynamodb.export for the export connector)")
-            given[canonical] = str(value).strip()
+        given = glue_spelled(options, GLUE_SCAN_OPTIONS, connector="scan connector",
+                             also=" (and dynamodb.export for the export connector)")
         table = given.get("dynamodb.input.tableName")
         if not table:
             raise ConfigError("dynamodb.input.tableName is required: the name or ARN of the table to read")
