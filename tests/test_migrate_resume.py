@@ -1,5 +1,5 @@
 """``migrate`` killed for real (SIGKILL) at a step boundary, in the middle of the load and in the
-replicate step, then ``--resume``'d: it ends identical, finished steps are not redone, the half-done
+replicate step — and, in a second test, at every step boundary in turn — then ``--resume``'d: it ends identical, finished steps are not redone, the half-done
 import is started over on the table it made, and the counts reconcile across the runs. The
 import-table path (emulated) keeps Spark out of the subprocesses, so each run starts in seconds."""
 
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ddbmigrate.local.writer import ChangeWriter
+from ddbmigrate.migrate.state import STEPS
 from ddbmigrate.sample import create_sample_table, sample_items
 from tests.tables import put_all
 
@@ -107,3 +108,52 @@ def test_killed_at_a_boundary_mid_load_and_in_replicate_then_resumed_ends_identi
         assert counts["seen"] == counts["applied"] + counts["skipped"] + counts["superseded"] + counts["dead_lettered"]
     assert report["verify"]["identical"], report["verify"]
     assert b"identical" in out
+
+
+def test_killed_at_every_step_boundary_in_turn_each_resume_redoes_only_what_the_kill_cut(
+        local_stack, source_ddb, target_ddb, bucket, unique_name, tmp_path: Path) -> None:
+    # GIVEN a source with a stream, written to until replication has run once
+    src, dst = unique_name("src"), unique_name("dst")
+    create_sample_table(source_ddb, src, stream=True)
+    put_all(source_ddb, src, sample_items(300))
+    folder = tmp_path / "state"
+    argv = [sys.executable, "-m", "ddbmigrate", "migrate", "--source-profile", "source", "--source-table", src,
+            "--target-profile", "target", "--target-table", dst, "--path", "import-table", "--bucket", bucket,
+            "--state", str(folder)]
+    env = {**os.environ, **local_stack.environ()}
+    writer = ChangeWriter(source_ddb, src, slots=100, pause=0.03)
+    writer.start()
+    changes: int | None = None
+    cut: dict[str, int] = {}  # step → how many kills landed while it ran (it runs again once per kill)
+    try:
+        # WHEN each run is SIGKILLed as soon as the state says the next step ended (plan, preflight, … verify)
+        for number, step in enumerate(STEPS[:-1]):
+            if _ended(step)(_state(folder)):  # the last kill landed after this boundary too
+                continue
+            run = _run_until([*argv, "--resume"] if number else argv, env, folder, _ended(step))
+            if run.returncode == 0:  # the kill came after the last steps had ended too: nothing was cut
+                break
+            assert run.returncode == -signal.SIGKILL, run.stderr.read()  # type: ignore[union-attr]
+            steps = _state(folder)["steps"]
+            assert all(steps[s]["ended"] for s in STEPS[:number + 1])
+            for name, record in steps.items():  # the kill lands a moment after the boundary: a step may have begun
+                if record.get("started") and not record.get("ended"):
+                    cut[name] = cut.get(name, 0) + 1
+            if changes is None and steps.get("replicate", {}).get("ended"):
+                changes = writer.finish()  # changes after the last catch-up are replayed by verify's own catch-up
+        changes = writer.finish() if changes is None else changes
+        # THEN a last --resume ends identical
+        last = subprocess.run([*argv, "--resume"], env=env, capture_output=True, timeout=300)
+    finally:
+        writer.stopped.set()
+    assert last.returncode == 0, last.stderr.decode()
+    assert changes > 50
+    state = _state(folder)
+    # no finished step ran again; each step cut by a kill ran once more
+    assert {name: record["runs"] for name, record in state["steps"].items()} == {name: 1 + cut.get(name, 0) for name in STEPS}
+    report = json.loads((folder / "report.json").read_text())
+    load = report["counts"]["load"]
+    assert load["ProcessedItemCount"] == load["ImportedItemCount"] == report["counts"]["exported"] and load["ErrorCount"] == 0
+    for counts in state["counts"]["replicate_runs"]:
+        assert counts["seen"] == counts["applied"] + counts["skipped"] + counts["superseded"] + counts["dead_lettered"]
+    assert report["verify"]["identical"], report["verify"]
