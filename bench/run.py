@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     wanted = {"throughput", "rate", "copy", "replication"} if args.scenario == "all" else {args.scenario}
     checks: list[scenarios.Check] = []
     started = time.monotonic()
-    console.rule(f"ddbmigrate bench: {', '.join(sorted(wanted))}; {args.items} items")
+    sizes = [f"{args.items} items"] if wanted - {"replication"} else []
+    if "replication" in wanted:
+        sizes.append(f"{args.replication_changes} changes + {args.lag_seconds} s for the lag")
+    console.rule(f"ddbmigrate bench: {', '.join(sorted(wanted))}; {'; '.join(sizes)}")
     try:
         with bench_world(keep_dir=args.workdir) as world:
             console.print(f"private stack: source {world.stack.source_dynamodb}, target {world.stack.target_dynamodb}, "
