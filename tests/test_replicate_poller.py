@@ -86,7 +86,7 @@ class RecordingWriter:
     def __init__(self) -> None:
         self.stats, self.items = SinkStats(), []  # type: ignore[var-annotated]
 
-    def put(self, item: Any, *, origin: str = "") -> None:
+    def put(self, item: Any, *, origin: str = "", size: int | None = None, document: Any = None) -> None:
         self.items.append(item["pk"]["S"])
         self.stats.received += 1
         self.stats.written += 1

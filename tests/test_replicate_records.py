@@ -13,6 +13,7 @@ import pytest
 
 from ddbmigrate.errors import DdbMigrateError, ReplicationError
 from ddbmigrate.replicate.records import from_lambda_record, from_stream_record
+from ddbmigrate.values import item_size, item_to_json
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/ExampleTableWithStream/stream/2015-06-27T00:48:05.899"
 SECRET = b"\x00\xffsecret-\x80payload"
@@ -155,8 +156,27 @@ def test_getrecords_read_as_wire_json_gives_the_same_changes_as_botocores_parse(
     # WHEN read through botocore's parse, and as wire JSON THEN the changes are equal, binaries byte-exact
     parsed, wired = changes(False), changes(True)
     assert wired == parsed and len(wired) == 2
+    # and the wire JSON's image (its empty map tagged again) is what the sink sends as it is
+    assert wired[0].image_document == item_to_json(wired[0].new_image or {}) and parsed[0].image_document is None
     stored = source_ddb.get_item(TableName=table, Key={"pk": item["pk"]})  # gone; the stream kept the image
     assert "Item" not in stored and wired[1].operation == "REMOVE" and wired[1].keys == {"pk": {"B": b"\x00\xff="}}
     image = wired[0].new_image or {}
     assert (image["b"], image["m"]["M"]["in"], image["l"]["L"][0]) == ({"B": b"\xfe"}, {"B": b"\x01"}, {"B": b"\x02"})
     assert sorted(image["bs"]["BS"]) == [b"\x00", b"\xff"] and image["m"]["M"]["e"] == {"M": {}}
+
+
+def test_a_json_image_carries_its_size_and_the_document_the_sink_sends_as_it_is() -> None:
+    # GIVEN an image in DynamoDB JSON with a binary, a number, a set and a nested map
+    image = {"Id": {"N": "101"}, "b": {"B": _b64(SECRET)}, "n": {"N": "-12.5"}, "ss": {"SS": ["a", "é"]},
+             "m": {"M": {"l": {"L": [{"S": "x"}, {"BS": [_b64(b"\x01")]}]}}}}
+    # WHEN it is read from a Lambda event and as a GetRecords record's wire JSON
+    for record in (from_lambda_record(lambda_record(new_image=image)),
+                   from_stream_record(lambda_record(new_image=image), stream_arn=STREAM, shard_id="s", wire=True)):
+        # THEN it was sized on the way in, and its JSON is exactly what the sink would have encoded
+        assert record.image_size == item_size(record.new_image or {})
+        assert record.image_document == item_to_json(record.new_image or {}) == image
+    # and a REMOVE, or a record botocore parsed, carries neither
+    removed = from_lambda_record(lambda_record("REMOVE", new_image=image))
+    parsed = from_stream_record(lambda_record(new_image={"Id": {"N": "1"}, "b": {"B": SECRET}}), stream_arn=STREAM,
+                                shard_id="s")
+    assert (removed.image_size, removed.image_document, parsed.image_size, parsed.image_document) == (None,) * 4

@@ -137,6 +137,8 @@ def apply_changes(plan: ChangePlan, writer: Any, *, transform: Callable[[Item], 
             drift.add(unknown, retyped)
         if record.operation == "REMOVE":
             writer.delete(mapped, origin=record.position)
+        elif transform is None:  # the image as it came: its size and JSON need no second walk
+            writer.put(mapped, origin=record.position, size=record.image_size, document=record.image_document)
         else:
             writer.put(mapped, origin=record.position)
         operations[record.position] = record.operation

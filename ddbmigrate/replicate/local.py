@@ -46,14 +46,20 @@ def adapt_dynamodb_local(record: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _tagged(value: Any) -> Any:
-    """``value`` with every untagged empty map (``{}``) given its ``M`` tag back."""
-    if value == {}:
+    """``value`` with every untagged empty map (``{}``) given its ``M`` tag back.
+
+    Every attribute of every image passes here, so the common case (a scalar or set tag) returns
+    after two lookups; records arrive as plain dicts (JSON or botocore's parse)."""
+    if value.__class__ is not dict:
+        return value
+    if not value:
         return {"M": {}}
-    if isinstance(value, Mapping) and len(value) == 1:
-        (tag, payload), = value.items()
-        if tag == "M" and isinstance(payload, Mapping):
+    if len(value) == 1:
+        payload = value.get("M")
+        if payload.__class__ is dict:
             return {"M": {name: _tagged(v) for name, v in payload.items()}}
-        if tag == "L" and isinstance(payload, list):
+        payload = value.get("L")
+        if payload.__class__ is list:
             return {"L": [_tagged(v) for v in payload]}
     return value
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from ddbmigrate.errors import ReplicationError
-from ddbmigrate.values import Item, item_from_json
+from ddbmigrate.values import Item, JsonItem, item_from_json, read_json_item
 
 __all__ = [
     "NEW_IMAGE_VIEW_TYPES",
@@ -55,6 +55,11 @@ class ChangeRecord:
     """``ApproximateCreationDateTime`` (UTC). AWS gives the second; DynamoDB Local floors it to the minute."""
     view_type: str
     ttl_delete: bool = False
+    image_size: int | None = field(default=None, compare=False)
+    """(Not part of the change: how it was read.) The new image's item size when it was counted on the way in (records read as JSON)."""
+    image_document: Mapping[str, Any] | None = field(default=None, compare=False)
+    """The new image's DynamoDB JSON as it came, when it is exactly what the sink would encode (every
+    binary in canonical base64): sent as it is, the image is not encoded a second time."""
 
     @property
     def sequence(self) -> int:
@@ -72,13 +77,17 @@ def from_lambda_record(record: Mapping[str, Any]) -> ChangeRecord:
     stream = _required(record, "eventSourceARN", "event record")
     body = _required(record, "dynamodb", f"event record of {stream}")
     where = f"stream {stream} sequence {body.get('SequenceNumber')}"
-    new_image = body.get("NewImage")
     return _record(
         record, body, stream_arn=stream, shard_id=None,
         keys=item_from_json(_required(body, "Keys", where), where=f"{where} Keys"),
-        new_image=item_from_json(new_image, where=f"{where} NewImage") if new_image is not None else None,
-        created=_epoch(body.get("ApproximateCreationDateTime"), where),
+        new_image=_json_image(body, where), created=_epoch(body.get("ApproximateCreationDateTime"), where),
     )
+
+
+def _json_image(body: Mapping[str, Any], where: str) -> JsonItem | None:
+    """The ``NewImage`` of a record in DynamoDB JSON, decoded and sized in one walk (None: none)."""
+    new_image = body.get("NewImage")
+    return read_json_item(new_image, where=f"{where} NewImage") if new_image is not None else None
 
 
 WIRE_RECORDS = "DdbMigrateWireRecords"
@@ -118,12 +127,10 @@ def from_stream_record(record: Mapping[str, Any], *, stream_arn: str, shard_id: 
     body = _required(record, "dynamodb", f"record of {stream_arn} shard {shard_id}")
     where = f"stream {stream_arn} shard {shard_id} sequence {body.get('SequenceNumber')}"
     if wire:
-        new_image = body.get("NewImage")
         return _record(
             record, body, stream_arn=stream_arn, shard_id=shard_id,
             keys=item_from_json(_required(body, "Keys", where), where=f"{where} Keys"),
-            new_image=item_from_json(new_image, where=f"{where} NewImage") if new_image is not None else None,
-            created=_epoch(body.get("ApproximateCreationDateTime"), where))
+            new_image=_json_image(body, where), created=_epoch(body.get("ApproximateCreationDateTime"), where))
     created = body.get("ApproximateCreationDateTime")
     if not isinstance(created, datetime):
         created = _epoch(created, where)
@@ -135,7 +142,7 @@ def from_stream_record(record: Mapping[str, Any], *, stream_arn: str, shard_id: 
 
 
 def _record(record: Mapping[str, Any], body: Mapping[str, Any], *, stream_arn: str, shard_id: str | None,
-            keys: Item, new_image: Item | None, created: datetime) -> ChangeRecord:
+            keys: Item, new_image: Item | JsonItem | None, created: datetime) -> ChangeRecord:
     sequence = str(_required(body, "SequenceNumber", f"record of {stream_arn}"))
     where = f"stream {stream_arn} sequence {sequence}"
     view_type = str(body.get("StreamViewType") or "")
@@ -144,9 +151,15 @@ def _record(record: Mapping[str, Any], body: Mapping[str, Any], *, stream_arn: s
         raise ReplicationError(
             f"{where}: a {operation} record without a new image (stream view type {view_type or 'unknown'}); "
             "replication writes full new images: enable the stream with NEW_IMAGE or NEW_AND_OLD_IMAGES")
+    size = document = None
+    if isinstance(new_image, JsonItem):
+        size, document = new_image.size, body["NewImage"] if new_image.json_exact else None
+        new_image = new_image.item
+    if operation == "REMOVE":
+        new_image = size = document = None
     return ChangeRecord(stream_arn=stream_arn, shard_id=shard_id, sequence_number=sequence, operation=operation,
-                        keys=keys, new_image=new_image if operation != "REMOVE" else None, created=created,
-                        view_type=view_type, ttl_delete=ttl)
+                        keys=keys, new_image=new_image, created=created, view_type=view_type, ttl_delete=ttl,
+                        image_size=size, image_document=document)
 
 
 def _operation(record: Mapping[str, Any], where: str) -> tuple[Operation, bool]:
