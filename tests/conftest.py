@@ -20,8 +20,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import sys
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -160,3 +162,19 @@ def spark(local_stack: Any) -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def moto_run_states(local_stack: Any) -> Iterator[None]:
+    """Make moto walk job runs STARTING → RUNNING → SUCCEEDED, one step per GetJobRun."""
+
+    def call(path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(f"{local_stack.s3}/moto-api/state-manager/{path}", method="POST",
+                                         data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).close()
+
+    call("set-transition", {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 1}})
+    try:
+        yield
+    finally:
+        call("unset-transition", {"model_name": "glue::job_run"})

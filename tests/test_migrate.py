@@ -273,3 +273,36 @@ def test_a_state_under_s3_round_trips_and_a_missing_one_reads_as_none(s3, bucket
     assert location.describe() == f"s3://{bucket}/migrations/orders/state.json"
     location.write_bytes("charts/load/wcu.png", b"\x89PNG\r\n")  # a chart beside the report, in a sub-folder
     assert s3.get_object(Bucket=bucket, Key="migrations/orders/charts/load/wcu.png")["Body"].read() == b"\x89PNG\r\n"
+
+
+def test_on_glue_the_load_starts_the_deployed_job_with_this_migrations_arguments_and_a_resume_follows_that_run(
+        source, target, s3, bucket, unique_name, moto_run_states) -> None:
+    from ddbmigrate.migrate.state import MigrationState
+
+    # GIVEN a deployed table-copy job (moto's Glue, which records runs but runs no script) with a default
+    # argument of its own, and a migration whose state is on S3
+    glue = target.client("glue")
+    job = unique_name("copy-job")
+    role = "arn:aws:iam::222222222222:role/ddbmigrate-target"
+    glue.create_job(Name=job, Role="ddbmigrate-glue", GlueVersion="5.0", DefaultArguments={"--target_role_arn": role},
+                    Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/jobs/table_copy.py", "PythonVersion": "3"})
+    state = f"s3://{bucket}/migrations/orders"
+    options = MigrateOptions(source=source, source_table="orders", target=target, target_table="orders-copy",
+                             path="table-copy", state=state, on_glue=job, workers=3, worker_type="G.2X")
+    migration = Migration(options, open_state_location(state, s3_client=s3), sleep=lambda _: None)
+    migration.state = MigrationState("orders", "orders-copy", path="table-copy", owner="migrate@host:1/abc")
+    # WHEN the load runs the copy on Glue, and then once more as a resumed migration would
+    first = migration._table_copy()
+    again = migration._table_copy()
+    # THEN one run was started and followed to its end; the resume followed the recorded run
+    assert first == again and first["state"] == "SUCCEEDED"
+    assert [r["Id"] for r in glue.get_job_runs(JobName=job)["JobRuns"]] == [first["glue_run_id"]]
+    # with this migration's arguments over the job's defaults, its dead letters and run state under the state
+    run = glue.get_job_run(JobName=job, RunId=first["glue_run_id"])["JobRun"]
+    arguments = run["Arguments"]
+    assert (arguments["--source_table"], arguments["--target_table"]) == ("orders", "orders-copy")
+    assert arguments["--dead_letter"] == f"{state}/dead-letters/load"
+    assert (arguments["--run_id"], arguments["--run_state"]) == ("migrate-abc", f"{state}/load-run-state")
+    assert arguments["--target_role_arn"] == role and (run["WorkerType"], run["NumberOfWorkers"]) == ("G.2X", 3)
+    assert json.loads(s3.get_object(Bucket=bucket, Key="migrations/orders/state.json")["Body"].read())["created"][
+        "glue_run_id"] == first["glue_run_id"]

@@ -52,6 +52,8 @@ def test_import_table_is_refused_where_it_cannot_work(schema, target, message) -
     ({"path": "export-import"}, "give --bucket"),
     ({"path": "import-table", "bucket": "b", "mapping": "m.json"}, "ImportTable applies no mapping"),
     ({"workers": 4}, "give --on-glue JOB too"),
+    ({"on_glue": "import-job"}, "--on-glue import-job: give --state s3://BUCKET/PREFIX"),
+    ({"on_glue": "import-job", "state": "s3://b/m", "mapping": "m.json"}, "give --mapping s3://BUCKET/KEY.json"),
     ({"until": "forever"}, "--until: expected one of caught-up, verified"),
 ])
 def test_options_that_cannot_work_together_are_refused_naming_the_option(options, message) -> None:

@@ -8,8 +8,6 @@ SUCCEEDED. A run that FAILS cannot be produced by moto, so that path uses botoco
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -193,22 +191,6 @@ def test_start_request_as_recorded_by_botocore(job: str, target: Any) -> None:
     run_id = start_run(glue, request)
     assert sent == [{"JobName": job, "Arguments": arguments, "WorkerType": "G.8X", "NumberOfWorkers": 10}]
     assert glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]["WorkerType"] == "G.8X"
-
-
-@pytest.fixture
-def moto_run_states(local_stack: Any) -> Iterator[None]:
-    """Make moto walk job runs STARTING → RUNNING → SUCCEEDED, one step per GetJobRun."""
-
-    def call(path: str, body: dict[str, Any]) -> None:
-        request = urllib.request.Request(f"{local_stack.s3}/moto-api/state-manager/{path}", method="POST",
-                                         data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=10).close()
-
-    call("set-transition", {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 1}})
-    try:
-        yield
-    finally:
-        call("unset-transition", {"model_name": "glue::job_run"})
 
 
 @pytest.mark.integration

@@ -64,3 +64,9 @@ class MigrateOptions:
             raise ConfigError("--prefix needs --bucket")
         if (self.workers is not None or self.worker_type is not None) and not self.on_glue:
             raise ConfigError("--workers and --worker-type size a Glue run: give --on-glue JOB too")
+        if self.on_glue and not self.state.startswith("s3://"):
+            raise ConfigError(f"--on-glue {self.on_glue}: give --state s3://BUCKET/PREFIX (not {self.state!r}): the Glue "
+                              "job reads the mapping and writes its dead letters and run state there")
+        if self.on_glue and self.mapping and not self.mapping.startswith("s3://"):
+            raise ConfigError(f"--on-glue {self.on_glue}: --mapping {self.mapping!r} is a local file the Glue job cannot "
+                              "read; upload it and give --mapping s3://BUCKET/KEY.json")
