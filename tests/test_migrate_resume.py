@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,29 @@ from ddbmigrate.sample import create_sample_table, sample_items
 from tests.tables import put_all
 
 pytestmark = pytest.mark.integration
+
+
+@dataclass(frozen=True)
+class _Migration:
+    """A source table with a stream and items, and the ``migrate`` command line that moves it (import-table)."""
+
+    src: str
+    dst: str
+    folder: Path
+    argv: list[str]
+    env: dict[str, str]
+
+    @classmethod
+    def of(cls, local_stack: Any, source_ddb: Any, bucket: str, unique_name: Callable[[str], str], tmp_path: Path, *,
+           items: int) -> _Migration:
+        src, dst = unique_name("src"), unique_name("dst")
+        create_sample_table(source_ddb, src, stream=True)
+        put_all(source_ddb, src, sample_items(items))
+        folder = tmp_path / "state"
+        argv = [sys.executable, "-m", "ddbmigrate", "migrate", "--source-profile", "source", "--source-table", src,
+                "--target-profile", "target", "--target-table", dst, "--path", "import-table", "--bucket", bucket,
+                "--state", str(folder)]
+        return cls(src, dst, folder, argv, {**os.environ, **local_stack.environ()})
 
 
 def _state(folder: Path) -> dict[str, Any]:
@@ -57,14 +81,8 @@ def _ended(step: str) -> Callable[[dict[str, Any]], bool]:
 def test_killed_at_a_boundary_mid_load_and_in_replicate_then_resumed_ends_identical_with_reconciled_counts(
         local_stack, source_ddb, target_ddb, bucket, unique_name, tmp_path: Path) -> None:
     # GIVEN a source of 1,500 items with a stream, and a writer changing it through every run
-    src, dst = unique_name("src"), unique_name("dst")
-    create_sample_table(source_ddb, src, stream=True)
-    put_all(source_ddb, src, sample_items(1500))
-    folder = tmp_path / "state"
-    argv = [sys.executable, "-m", "ddbmigrate", "migrate", "--source-profile", "source", "--source-table", src,
-            "--target-profile", "target", "--target-table", dst, "--path", "import-table", "--bucket", bucket,
-            "--state", str(folder)]
-    env = {**os.environ, **local_stack.environ()}
+    migration = _Migration.of(local_stack, source_ddb, bucket, unique_name, tmp_path, items=1500)
+    src, dst, folder, argv, env = migration.src, migration.dst, migration.folder, migration.argv, migration.env
     writer = ChangeWriter(source_ddb, src, slots=300, pause=0.03)
     writer.start()
     try:
@@ -113,14 +131,8 @@ def test_killed_at_a_boundary_mid_load_and_in_replicate_then_resumed_ends_identi
 def test_killed_at_every_step_boundary_in_turn_each_resume_redoes_only_what_the_kill_cut(
         local_stack, source_ddb, target_ddb, bucket, unique_name, tmp_path: Path) -> None:
     # GIVEN a source with a stream, written to until replication has run once
-    src, dst = unique_name("src"), unique_name("dst")
-    create_sample_table(source_ddb, src, stream=True)
-    put_all(source_ddb, src, sample_items(300))
-    folder = tmp_path / "state"
-    argv = [sys.executable, "-m", "ddbmigrate", "migrate", "--source-profile", "source", "--source-table", src,
-            "--target-profile", "target", "--target-table", dst, "--path", "import-table", "--bucket", bucket,
-            "--state", str(folder)]
-    env = {**os.environ, **local_stack.environ()}
+    migration = _Migration.of(local_stack, source_ddb, bucket, unique_name, tmp_path, items=300)
+    src, folder, argv, env = migration.src, migration.folder, migration.argv, migration.env
     writer = ChangeWriter(source_ddb, src, slots=100, pause=0.03)
     writer.start()
     changes: int | None = None
