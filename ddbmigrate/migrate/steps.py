@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +29,11 @@ from ddbmigrate.migrate.report import build_report, render_markdown
 from ddbmigrate.migrate.schema import create_target, finish_target, table_creation_parameters
 from ddbmigrate.migrate.state import STEPS, MigrationState, StateLocation
 from ddbmigrate.replicate.checkpoints import new_owner_id
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ddbmigrate.progress.counters import Goal, LagPoint, Series
 
 __all__ = ["Migration", "Notify", "StepEvent"]
 
@@ -184,7 +189,7 @@ class Migration:
         if monitor is not None and monitor.series.samples:
             self._charts("load", monitor.series, monitor.goal, title=monitor.info.label)
 
-    def _charts(self, name: str, series: Any, goal: Any, *, title: str, lag: Any = ()) -> None:
+    def _charts(self, name: str, series: Series, goal: Goal, *, title: str, lag: Sequence[LagPoint] = ()) -> None:
         """Draw a step's charts and their series into ``charts/<name>/`` beside the report, and record
         the PNGs for it; charts that cannot be drawn (no matplotlib) are said, never fatal."""
         import tempfile
