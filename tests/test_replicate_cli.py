@@ -170,7 +170,8 @@ def test_a_dead_lettered_change_makes_the_run_exit_non_zero(capsys, tables, sour
                            for rule in mapping["mappings"]]
     (tmp_path / "m.json").write_text(json.dumps(mapping))
     dl = tmp_path / "dl"
-    code = main(_run(src, dst, tmp_path, "--dead-letter", str(dl), "--mapping", str(tmp_path / "m.json"), cutoff=cutoff))
+    code = main(_run(src, dst, tmp_path, "--dead-letter", str(dl), "--mapping", str(tmp_path / "m.json"),
+                     "--writers-per-shard", "1", cutoff=cutoff))  # one writer: the same counts
     captured = capsys.readouterr()
     assert "seen=4 applied=3" in captured.out and "dead_lettered=1" in captured.out
     assert code == SinkError.exit_code
@@ -184,6 +185,8 @@ def test_lease_seconds_is_checked_and_release_gives_up_only_expired_leases_unfor
     src, dst = tables
     _refused(capsys, _run(src, dst, tmp_path, "--lease-seconds", "2"), ConfigError,
              "--lease-seconds: expected a whole number between 5 and 3,600, got 2")
+    _refused(capsys, _run(src, dst, tmp_path, "--writers-per-shard", "0"), ConfigError,
+             "--writers-per-shard: expected a whole number between 1 and 32, got 0")
     assert not (tmp_path / "ck.json").exists()
     # GIVEN a lease of a run that died more than its lease ago
     stream = source_ddb.describe_table(TableName=src)["Table"]["LatestStreamArn"]

@@ -6,6 +6,7 @@ Command line::
                              (--from-export URI | --cutoff ISO8601) [--margin 5m] [--mapping FILE]
                              [--checkpoint table:NAME | file:PATH] [--write-percent P] [--dead-letter DIR|s3://…]
                              [--until caught-up|stopped] [--ttl-deletes replicate|skip] [--lease-seconds 60]
+                             [--writers-per-shard 4]
                              [--cloudwatch-metrics on|off]
     ddbmigrate replicate status --source-profile P --source-table T [--checkpoint …] --target-profile Q
     ddbmigrate replicate release --source-profile P --source-table T [--checkpoint …] --target-profile Q [--force]
@@ -44,6 +45,7 @@ from ddbmigrate.replicate.local import QUIRKS
 from ddbmigrate.replicate.poller import ShardStatus
 from ddbmigrate.replicate.runner import (
     DEFAULT_MARGIN,
+    WRITERS_PER_SHARD,
     ReplicationOptions,
     replication_status,
     run_replication,
@@ -58,6 +60,10 @@ _LEASE_SECONDS = Argument(
     "lease_seconds", "int", default=int(DEFAULT_LEASE_SECONDS), minimum=5, maximum=3600,
     help="Seconds a shard's lease lasts unless renewed (renewed at half-time); a killed run blocks a restart "
          "this long, unless 'replicate release' gives its leases up.")
+_WRITERS_PER_SHARD = Argument(
+    "writers_per_shard", "int", default=WRITERS_PER_SHARD, minimum=1, maximum=32,
+    help="Batches written at once per shard (per-key order is kept: a key always goes to the same writer); "
+         "all share the --write-percent budget.")
 _CHECKPOINT_HELP = f"Where progress is kept: table:NAME (target account) or file:PATH.  [default: {DEFAULT_CHECKPOINT}]"
 
 
@@ -78,6 +84,7 @@ def command() -> None:
     argument_option(_WRITE_PERCENT),
     argument_option(_DEAD_LETTER),
     argument_option(_LEASE_SECONDS),
+    argument_option(_WRITERS_PER_SHARD),
     click.option("--until", type=click.Choice(["caught-up", "stopped"]), default="caught-up", show_default=True,
                  help="Stop once every shard is at its tip, or run until SIGINT/SIGTERM."),
     click.option("--ttl-deletes", type=click.Choice(TTL_POLICIES), default="replicate", show_default=True,
@@ -100,7 +107,8 @@ def run(mapping: str | None, from_export: str | None, cutoff: str | None, margin
         transform=_transform(mapping, target), write_percent=_WRITE_PERCENT.parse(options["write_percent"], option="--write-percent"),
         dead_letter=_DEAD_LETTER.parse(options["dead_letter"], option="--dead-letter"), until=until,  # type: ignore[arg-type]
         ttl_deletes=ttl_deletes, quirks=None if quirks == "auto" else quirks,  # type: ignore[arg-type]
-        lease_seconds=_LEASE_SECONDS.parse(options["lease_seconds"], option="--lease-seconds"))
+        lease_seconds=_LEASE_SECONDS.parse(options["lease_seconds"], option="--lease-seconds"),
+        writers_per_shard=_WRITERS_PER_SHARD.parse(options["writers_per_shard"], option="--writers-per-shard"))
     stop = threading.Event()
     shards: dict[str, ShardStatus] = {}
     lock = threading.Lock()
