@@ -118,7 +118,7 @@ def run(mapping: str | None, from_export: str | None, cutoff: str | None, margin
     def on_status(status: ShardStatus) -> None:
         with lock:
             shards[status.shard_id] = ShardStatus(**vars(status))
-        watch.update(status.shard_id, records=status.applied, lag_seconds=status.lag_seconds)
+        watch.observe(status)
 
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     console = Console(stderr=True)

@@ -410,8 +410,7 @@ class Migration:
         from ddbmigrate.replicate.runner import run_replication
 
         watch = ReplicationWatch(self.options.target_table, interval=5.0)
-        stats = run_replication(self._replication_options(plan), on_status=lambda s: watch.update(
-            s.shard_id, records=s.applied, lag_seconds=s.lag_seconds)).stats
+        stats = run_replication(self._replication_options(plan), on_status=watch.observe).stats
         watch.tick()
         counts = {"seen": stats.seen, "applied": stats.applied, "skipped": stats.skipped,
                   "superseded": stats.superseded, "dead_lettered": stats.dead_lettered,

@@ -14,13 +14,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ddbmigrate.progress.counters import LagPoint, format_duration
 from ddbmigrate.progress.metrics import MetricsPublisher
 
-__all__ = ["ReplicationWatch"]
+__all__ = ["ReplicationWatch", "ShardProgress"]
 
 log = logging.getLogger(__name__)
+
+
+class ShardProgress(Protocol):
+    """What a shard's status carries for the watch (the poller's ``ShardStatus`` is one)."""
+
+    shard_id: str
+    applied: int
+    lag_seconds: float | None
 
 
 @dataclass
@@ -53,6 +62,10 @@ class ReplicationWatch:
         now = self._clock()
         if self._last_tick is None or now - self._last_tick >= self._interval:
             self.tick()
+
+    def observe(self, status: ShardProgress) -> None:
+        """:meth:`update` from a shard's status: what ``replicate run`` and ``migrate`` feed it."""
+        self.update(status.shard_id, records=status.applied, lag_seconds=status.lag_seconds)
 
     @property
     def records(self) -> int:
