@@ -71,7 +71,10 @@ _MAX_NESTING = 32
 _MIN_MAGNITUDE = Decimal("1E-130")
 _MAX_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")
 
-_NUMBER_SYNTAX = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER_SYNTAX = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_CANONICAL_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}|0")
+"""An integer as DynamoDB stores it (no sign on zero, no leading zeros, at most 38 digits): :func:`canonical_number`
+returns it unchanged, without the Decimal walk (sort keys are most often such numbers)."""
 
 
 class _ExactSerializer(TypeSerializer):
@@ -105,6 +108,8 @@ def canonical_number(text: str, *, where: str = "value") -> str:
     :class:`InvalidItemError` for what DynamoDB rejects: not a number, NaN/Infinity, more than 38
     significant digits, magnitude outside 1E-130 … 9.99…E+125.
     """
+    if text.__class__ is str and _CANONICAL_INTEGER.fullmatch(text):  # the usual key: already canonical
+        return text
     number = _parse_number(text, where)
     if number.is_zero():
         return "0"
@@ -278,7 +283,7 @@ class _NeedsSlowPath(Exception):
     """Raised by the fast walk at anything unusual; the slow walk then decides and words the error."""
 
 
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 """A number DynamoDB accepts without further checks when it is at most 38 characters long: at most
 38 digits, magnitude below 1E38 and — non-zero — at least 1E-36 (within 1E-130 … 9.99…E+125)."""
 _b64 = binascii.a2b_base64

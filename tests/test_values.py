@@ -400,6 +400,30 @@ def test_canonical_number(text: str, canonical: str) -> None:
     assert canonical_number(text) == canonical
 
 
+@PROPERTY
+@given(st.integers(-(10**38) + 1, 10**38 - 1), st.sampled_from(["", "0", "00", "+"]))
+def test_an_integer_key_takes_the_short_way_to_the_same_canonical_form(number: int, lead: str) -> None:
+    """Plain integers skip the Decimal walk; leading zeros, a plus sign or a signed zero still take it."""
+    plain = str(number)
+    spelled = plain if not lead else (lead + plain if number >= 0 else "-" + lead.lstrip("+") + plain[1:])
+    assert canonical_number(spelled) == plain
+    assert Decimal(canonical_number(spelled)) == number
+
+
+@pytest.mark.parametrize(("text", "canonical"), [("-0", "0"), ("01", "1"), ("1" * 38 + "0", "1" * 38 + "0")])
+def test_the_short_way_leaves_other_spellings_to_the_full_check(text: str, canonical: str) -> None:
+    assert canonical_number(text) == canonical
+
+
+@pytest.mark.parametrize("text", ["\u0661\u0662", "1" * 39, "\uff11"])
+def test_numbers_are_ascii_digits_within_38_significant_digits(text: str) -> None:
+    """Python's ``\\d`` also matches Arabic-Indic and full-width digits, which DynamoDB refuses: so do we."""
+    with pytest.raises(InvalidItemError):
+        canonical_number(text)
+    with pytest.raises(InvalidItemError):
+        item_from_json({"n": {"N": text}})
+
+
 # --------------------------------------------------------------------------- size and capacity
 
 
