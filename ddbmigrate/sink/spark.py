@@ -65,6 +65,9 @@ class TaskPlan:
         """Write one partition's ``(origin, item)`` rows; return the writers' counters."""
         options = self.options
         count = options.requests_in_flight
+        # one client for the task's writers (botocore's clients are thread-safe; creating one costs
+        # about 0.1 s of CPU), with a connection for each writer
+        client = writer_client(options.target, max_pool_connections=max(4, count))
 
         def make_writer(index: int, bucket: TokenBucket | None) -> TableWriter:
             dead_letters = None
@@ -72,7 +75,7 @@ class TaskPlan:
                 name = f"{self.run_id}-part-{partition:05d}-attempt-{attempt}" + (f"-writer-{index}" if count > 1 else "")
                 dead_letters = options.dead_letter_writer(name)
             return TableWriter(
-                writer_client(options.target),
+                client,
                 self.table,
                 bucket=bucket,
                 dead_letters=dead_letters,
