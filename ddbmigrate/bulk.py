@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ddbmigrate.accounts import Account
 from ddbmigrate.capacity import DEFAULT_WRITE_PERCENT, job_budget
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["APPLY_MAPPING_CHOICES", "ORIGIN_COLUMN", "ExportImportOptions", "PipelineResult", "mapping_route",
            "run_export_import"]
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -159,45 +161,82 @@ class DataFileTask:
     schema: dict[str, Any]
     """The mapping's saved schema: drift is found (item by item) or refused (ApplyMapping) against it."""
 
-    def lines(self) -> Iterator[tuple[int, str]]:
-        """The file's numbered lines, verified (md5, count) before the first: one GET."""
+    def lines(self, s3_client: Any = None) -> Iterator[tuple[int, str]]:
+        """The file's numbered lines, verified (md5, count) before the first: one GET (with
+        ``s3_client``, the partition's client of :func:`_one_client_per_partition`)."""
         from ddbmigrate.export import read_lines
 
-        return read_lines(self.account.client("s3"), self.data_file, verify=True)
+        return read_lines(s3_client or self.account.client("s3"), self.data_file, verify=True)
+
+
+def _one_client_per_partition(
+    fn: Callable[[DataFileTask, Any], Iterable[_T]],
+) -> Callable[[Iterable[DataFileTask]], Iterator[_T]]:
+    """``fn(task, s3_client)`` over a partition's files, with one S3 client per account for the
+    whole partition: creating a client costs about 0.1 s of CPU (bench/README.md), which a client
+    per file paid again for every file."""
+
+    def over_partition(tasks: Iterable[DataFileTask]) -> Iterator[_T]:
+        clients: dict[Account, Any] = {}
+        for task in tasks:
+            if task.account not in clients:
+                clients[task.account] = task.account.client("s3")
+            yield from fn(task, clients[task.account])
+
+    return over_partition
 
 
 _MISFIT = ("the ApplyMapping route (a cast in the mapping, or --apply_mapping always) needs every item to fit the "
            "mapping's schema: ")
 
 
-def _parse_line(line: str, origin: str, schema: dict[str, Any] | None) -> tuple[JsonItem, dict[str, Any]] | str:
-    """One export line → ``(validated item with its size, its JSON document)``, or the reason it is
+_ITEM_PREFIX = '{"Item":'
+"""How every line of a DynamoDB export starts (compact JSON): the item's text follows it."""
+_DECODER = json.JSONDecoder()
+
+
+def _parse_line(line: str, origin: str, schema: dict[str, Any] | None) -> tuple[JsonItem, str | None] | str:
+    """One export line → ``(validated item with its size, its JSON text)``, or the reason it is
     refused (names, never values). With ``schema`` (the ApplyMapping route) an item that does not
-    fit it is refused too; the item-by-item routes pass None and carry drift instead."""
+    fit it is refused too; the item-by-item routes pass None and carry drift instead.
+
+    The text is the line's ``Item`` value exactly as the export spelled it, when the line is
+    ``{"Item":<item>}`` and the item's JSON is what ``item_to_json`` gives (canonical base64): the
+    sink then sends it without encoding it again. Any other spelling (spaces, other or repeated
+    keys) takes the full parse, and its text is None.
+    """
     from ddbmigrate.schema import conformance_error
     from ddbmigrate.values import read_json_item
 
+    text = None
     try:
-        obj = json.loads(line)
-        if not isinstance(obj, dict) or set(obj) != {"Item"}:
-            raise ValueError('a line must be one JSON object {"Item": {...}}')
-        read = read_json_item(obj["Item"], where=origin)
+        try:
+            value, end = _DECODER.raw_decode(line, len(_ITEM_PREFIX)) if line.startswith(_ITEM_PREFIX) else (None, 0)
+        except ValueError:
+            value = None
+        if value is not None and line[end:].strip() == "}":
+            text = line[len(_ITEM_PREFIX):end]
+        else:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or set(obj) != {"Item"}:
+                raise ValueError('a line must be one JSON object {"Item": {...}}')
+            value = obj["Item"]
+        read = read_json_item(value, where=origin)
     except ValueError as exc:  # InvalidItemError is a ValueError; so is json's decode error
         return str(exc) if str(exc).startswith(origin) else f"malformed line: {exc.__class__.__name__}"
     misfit = conformance_error(read.item, schema) if schema is not None else None
-    return _MISFIT + misfit if misfit else (read, obj["Item"])
+    return _MISFIT + misfit if misfit else (read, text if read.json_exact else None)
 
 
-def _verify_data_file(task: DataFileTask) -> tuple[str, str] | None:
+def _verify_data_file(task: DataFileTask, s3_client: Any) -> Iterator[tuple[str, str]]:
     """Executor side of the per-item route's first pass: ``(error class name, message)`` for a file
-    that cannot be trusted (md5, line count, gzip, missing), else None — as data, see below."""
+    that cannot be trusted (md5, line count, gzip, missing), nothing for a sound one — as data, see below."""
     from ddbmigrate.export import verify_data_file
 
     try:
-        verify_data_file(task.account.client("s3"), task.data_file)
+        verify_data_file(s3_client, task.data_file)
     except DdbMigrateError as exc:
-        return type(exc).__name__, str(exc)
-    return None
+        yield type(exc).__name__, str(exc)
 
 
 def _read_data_file(task: DataFileTask) -> Iterator[tuple[str, str | None, str | None, tuple[str, str] | None]]:
@@ -223,6 +262,7 @@ def _read_data_file(task: DataFileTask) -> Iterator[tuple[str, str | None, str |
 
 def _items_of_file(
     task: DataFileTask, transform: ItemMapping | None, table: TableDescription | None, drift: DriftCounts | None = None,
+    s3_client: Any = None,
 ) -> Iterator[tuple[str, Item | Prepared | Rejected]]:
     """Executor side of the per-item route: ``(origin, mapped item | Rejected)`` for each line of a file.
 
@@ -235,13 +275,13 @@ def _items_of_file(
     from ddbmigrate.sink.writer import Prepared, Rejected
 
     data_file = task.data_file
-    for line_no, line in task.lines():
+    for line_no, line in task.lines(s3_client):
         origin = f"{data_file.uri} line {line_no}"
         parsed = _parse_line(line, origin, None)
         if isinstance(parsed, str):
             yield origin, Rejected(parsed)
             continue
-        read, document = parsed
+        read, text = parsed
         mapped = read.item
         if transform is not None:
             try:
@@ -258,8 +298,8 @@ def _items_of_file(
         refusal = _target_refusal(mapped, table) if table is not None else None
         if refusal is not None:
             yield origin, refusal
-        elif transform is None:  # the identity: the item's size and (when exact) its document travel with it
-            yield origin, Prepared(mapped, read.size, document if read.json_exact else None)
+        elif transform is None:  # the identity: the item's size and (when exact) its JSON text travel with it
+            yield origin, Prepared(mapped, read.size, text)
         else:
             yield origin, mapped
 
@@ -504,27 +544,28 @@ def _import_item_by_item(spark: Any, tasks: list[DataFileTask], transform: ItemM
     # which pickles every item to the JVM and back.
     writers = sink.parallel_tasks or default_parallel_tasks(len(tasks), spark_task_slots(sc))
     files = sc.parallelize(tasks, max(1, min(len(tasks), writers)))
-    fatal = [problem for problem in files.map(_verify_data_file).collect() if problem]
+    fatal = files.mapPartitions(_one_client_per_partition(_verify_data_file)).collect()
     if fatal:
         _raise_unreadable(fatal)
     if sink.dead_letter is None:
-        summaries = files.flatMap(lambda task: _items_of_file(task, transform, table)).mapPartitions(_first_refusals).collect()
+        refusals = _one_client_per_partition(lambda task, s3: _items_of_file(task, transform, table, s3_client=s3))
+        summaries = files.mapPartitions(lambda tasks: _first_refusals(refusals(tasks))).collect()
         count = sum(n for n, _ in summaries)
         if count:
             first = next(f for _, f in summaries if f)
             raise _refused_before_writing(count, first)
     drift = sc.accumulator(DriftCounts(), MergeParam())
 
-    def items_counted(task: DataFileTask) -> Iterator[tuple[str, Any]]:
+    def items_counted(task: DataFileTask, s3_client: Any) -> Iterator[tuple[str, Any]]:
         counts = DriftCounts()  # this file's drift, added once the sink has taken all its items
         try:
-            yield from _items_of_file(task, transform, None, counts)
+            yield from _items_of_file(task, transform, None, counts, s3_client)
             if state is not None:
                 yield task.data_file.uri, state.file_checkpoint(task.data_file.key, counts)
         finally:
             drift.add(counts)
 
-    stats = _write(files.flatMap(items_counted), sink, state)
+    stats = _write(files.mapPartitions(_one_client_per_partition(items_counted)), sink, state)
     return PipelineResult(read=lines, written=stats.written, dead_lettered=stats.dead_lettered,
                           consumed_wcu=stats.consumed_wcu, retries=stats.retries, throttles=stats.throttles,
                           dead_letter_location=sink.dead_letter, drift=drift.value, cpu_seconds=stats.cpu_seconds)

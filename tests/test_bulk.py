@@ -551,3 +551,23 @@ def test_through_applymapping_the_items_that_drifted_are_dead_lettered_with_the_
     assert sum("'address.zip' is not in the mapping's schema" in r for r in reasons) == 1
     assert sum("'balance' is S but the mapping's schema expects N" in r for r in reasons) == 3
     _assert_every_item_arrived(target_ddb, table, expected[9:])
+
+
+def test_an_export_line_keeps_its_items_text_only_when_it_is_exactly_the_items_json() -> None:
+    from ddbmigrate.bulk import _parse_line
+
+    item = '{"pk":{"S":"ü"},"sk":{"N":"1"},"b":{"B":"AAE="}}'
+    # a line as DynamoDB writes it: the item's text is kept, as it is, beside the item read from it
+    read, text = _parse_line('{"Item":' + item + "}", "f line 1", None)
+    assert text == item
+    assert read.item == {"pk": {"S": "ü"}, "sk": {"N": "1"}, "b": {"B": b"\x00\x01"}}
+    # other spellings of the same line take the full parse: same item, no text
+    for line in ['{"Item": ' + item + "}", '{"Item":{"pk":{"S":"x"}},"Item":' + item + "}", " " + '{"Item":' + item + "}"]:
+        other, no_text = _parse_line(line, "f line 2", None)
+        assert (other.item, no_text) == (read.item, None)
+    # a binary in non-canonical base64 is read, but its text is not sent as it is
+    loose, none = _parse_line('{"Item":{"pk":{"S":"a"},"b":{"B":"AAF="}}}', "f line 3", None)
+    assert loose.item["b"] == {"B": b"\x00\x01"} and none is None
+    # refusals are worded as before
+    assert _parse_line('{"Item":{"pk":{"S":"a"}}', "f line 4", None) == "malformed line: JSONDecodeError"
+    assert _parse_line('{"Item":{"pk":{"S":"a"}},"x":1}', "f line 5", None) == 'malformed line: ValueError'

@@ -26,7 +26,7 @@ from ddbmigrate.dynamodb import RetryPolicy, describe_table
 from ddbmigrate.errors import ConfigError, SinkError
 from ddbmigrate.sample import create_sample_table, sample_item, sample_items
 from ddbmigrate.sink import SinkOptions, SinkStats, TableWriter, open_writer, writer_client
-from ddbmigrate.values import deserialize_item
+from ddbmigrate.values import deserialize_item, item_to_json
 
 # --------------------------------------------------------------------------- helpers
 
@@ -186,6 +186,29 @@ def test_a_repeated_key_flushes_first_so_the_last_write_wins(target: Any, target
     got = target_ddb.get_item(TableName=table, Key={"pk": first["pk"], "sk": {"N": "0"}}, ConsistentRead=True)["Item"]
     assert got["name"] == renumbered["name"]
     assert writer.stats.received == writer.stats.written == 4
+
+
+@pytest.mark.integration
+def test_items_sent_as_their_json_text_arrive_and_a_refused_text_never_decides_an_items_fate(
+    tmp_path: Path, target: Any, target_ddb: Any, table: str
+) -> None:
+    # GIVEN items with the JSON text a reader kept; one text is not the item's JSON (a stand-in for any
+    # text DynamoDB refuses where the item itself is fine: a reader's bug must not lose the item)
+    items = list(sample_items(6))
+    texts = [json.dumps(item_to_json(item), separators=(",", ":")) for item in items]
+    texts[2] = texts[2].replace('"S":', '"Q":', 1)
+    client = writer_client(target)
+    sizes = _batch_sizes(client)
+    with DeadLetterWriter(str(tmp_path), "task-0") as letters, TableWriter(
+        client, describe_table(target_ddb, table), dead_letters=letters
+    ) as writer:
+        for i, (item, text) in enumerate(zip(items, texts, strict=True)):
+            writer.put(item, origin=f"line {i}", document=text)
+    # THEN DynamoDB refused the batch, the writer halved it down to the bad text (6 → 3 → 2 → 1) and
+    # sent that item once more encoded from the item itself: every item arrived exactly, no dead letter
+    assert sizes == [6, 3, 1, 2, 1, 1, 1, 3]
+    _assert_arrived_exactly(target_ddb, table, items)
+    assert (writer.stats.received, writer.stats.written, writer.stats.dead_lettered) == (6, 6, 0)
 
 
 @pytest.mark.integration

@@ -69,3 +69,15 @@ def test_the_prebuilt_body_is_what_goes_on_the_wire_and_the_items_arrive(target:
     client.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": key}}]})
     assert sent[1] == _botocore_body(table, [("delete", key)], None)
     assert target_ddb.scan(TableName=table, Select="COUNT", ConsistentRead=True)["Count"] == 9
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items)
+def test_an_items_json_text_goes_into_the_body_as_it_is_and_the_body_means_the_same(item: dict[str, Any]) -> None:
+    # GIVEN an item's JSON text as an export line spells it (compact, raw UTF-8), beside a delete
+    text = json.dumps(item_to_json(item), separators=(",", ":"), ensure_ascii=False)
+    key = {"pk": {"S": "k"}}
+    body = batch_write_body("tbl", [("put", item, text), ("delete", key, None)], "TOTAL")
+    # THEN the text is in the body unchanged, and the body is botocore's JSON value
+    assert text.encode("utf-8") in body
+    assert json.loads(body) == json.loads(_botocore_body("tbl", [("put", item), ("delete", key)], "TOTAL"))

@@ -16,25 +16,48 @@ from typing import Any
 
 from ddbmigrate.values import item_to_json
 
-__all__ = ["BODY_PARAM", "batch_write_body", "use_prebuilt_bodies"]
+__all__ = ["BODY_PARAM", "Document", "batch_write_body", "use_prebuilt_bodies"]
 
 BODY_PARAM = "DdbMigratePrebuiltBody"
 """Call parameter carrying the prebuilt body from the writer to the event handlers (never sent)."""
 _CONTEXT_KEY = "ddbmigrate_prebuilt_body"
 
 
-def batch_write_body(table: str, requests: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]],
+Document = Mapping[str, Any] | str
+"""An item's (or key's) DynamoDB JSON as a reader already holds it: the decoded object, or the JSON
+text it was decoded from (an export line's ``Item``), which goes into the body without encoding it again."""
+
+
+def batch_write_body(table: str, requests: Iterable[tuple[str, Mapping[str, Any], Document | None]],
                      return_consumed: str) -> bytes:
     """The body of ``BatchWriteItem(RequestItems={table: …}, ReturnConsumedCapacity=…)``.
 
     ``requests`` are ``("put", item, document)`` or ``("delete", key, document)`` in wire form; a
     ``document`` is the value's DynamoDB JSON when it is already at hand exactly as
     ``item_to_json`` would make it (:attr:`~ddbmigrate.values.JsonItem.json_exact`), else None.
+    Without JSON text among the documents the bytes are botocore's own; with it, the same JSON
+    value (the text keeps its own spacing and escapes).
     """
-    entries = [{"PutRequest": {"Item": document or item_to_json(body)}} if kind == "put"
-               else {"DeleteRequest": {"Key": document or item_to_json(body)}}
-               for kind, body, document in requests]
-    return json.dumps({"RequestItems": {table: entries}, "ReturnConsumedCapacity": return_consumed}).encode("utf-8")
+    requests = list(requests)
+    if not any(isinstance(document, str) for _, _, document in requests):
+        entries = [_entry(kind, body, document) for kind, body, document in requests]
+        return json.dumps({"RequestItems": {table: entries}, "ReturnConsumedCapacity": return_consumed}).encode("utf-8")
+    texts = ", ".join(_entry_text(kind, body, document) for kind, body, document in requests)
+    return (f'{{"RequestItems": {{{json.dumps(table)}: [{texts}]}}, '
+            f'"ReturnConsumedCapacity": {json.dumps(return_consumed)}}}').encode()
+
+
+def _entry(kind: str, body: Mapping[str, Any], document: Any) -> dict[str, Any]:
+    if kind == "put":
+        return {"PutRequest": {"Item": document or item_to_json(body)}}
+    return {"DeleteRequest": {"Key": document or item_to_json(body)}}
+
+
+def _entry_text(kind: str, body: Mapping[str, Any], document: Document | None) -> str:
+    """One entry as ``json.dumps`` spells it inside the body, JSON text embedded as it is."""
+    if isinstance(document, str):
+        return ('{"PutRequest": {"Item": ' if kind == "put" else '{"DeleteRequest": {"Key": ') + document + "}}"
+    return json.dumps(_entry(kind, body, document))
 
 
 def use_prebuilt_bodies(client: Any) -> bool:

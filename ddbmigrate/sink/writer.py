@@ -33,7 +33,7 @@ from ddbmigrate.dynamodb import (
 )
 from ddbmigrate.errors import InvalidItemError, InvalidKeyError, SinkError
 from ddbmigrate.ratelimit import TokenBucket
-from ddbmigrate.sink.encode import BODY_PARAM, batch_write_body, use_prebuilt_bodies
+from ddbmigrate.sink.encode import BODY_PARAM, Document, batch_write_body, use_prebuilt_bodies
 from ddbmigrate.sink.send import LeanSender
 from ddbmigrate.sink.stats import SinkStats
 from ddbmigrate.values import (
@@ -67,8 +67,8 @@ class _Request:
     size: int
     wcu: int
     done: bool = False
-    document: Mapping[str, Any] | None = None
-    """The body's DynamoDB JSON as read, when it is byte for byte what ``item_to_json(body)`` gives."""
+    document: Document | None = None
+    """The body's DynamoDB JSON as read (object or text), when it is what ``item_to_json(body)`` gives."""
 
     def wire(self) -> dict[str, Any]:
         if self.kind == "put":
@@ -115,12 +115,12 @@ class Prepared:
     """In place of an item: one a reader already validated and sized (:func:`~ddbmigrate.values.read_json_item`).
 
     The sink then does not count its size again and, given the ``document`` it was read from (only
-    when that is byte for byte the item's JSON form), sends it as it is.
+    when that is exactly the item's JSON form: object, or its text), sends it as it is.
     """
 
     item: Item
     size: int
-    document: Mapping[str, Any] | None = None
+    document: Document | None = None
 
 
 class TableWriter:
@@ -176,7 +176,7 @@ class TableWriter:
     def table(self) -> TableDescription:
         return self._info
 
-    def put(self, item: Item, *, origin: str = "", size: int | None = None, document: Mapping[str, Any] | None = None) -> None:
+    def put(self, item: Item, *, origin: str = "", size: int | None = None, document: Document | None = None) -> None:
         """Write a whole item (replacing any item with its key).
 
         A producer that read the item with :func:`~ddbmigrate.values.read_json_item` passes what it
@@ -382,7 +382,15 @@ class TableWriter:
         return left
 
     def _narrow(self, queue: list[_Request], exc: BaseException) -> None:
-        """DynamoDB rejected the batch: split until the rejected request is alone, dead-letter it."""
+        """DynamoDB rejected the batch: split until the rejected request is alone, dead-letter it.
+
+        A lone request sent as the JSON text its reader kept is first sent once more encoded from
+        the item itself: the text saves encoding, and must never decide an item's fate.
+        """
+        if len(queue) == 1 and isinstance(queue[0].document, str):
+            queue[0].document = None
+            self._send_until_done(queue)
+            return
         if len(queue) == 1:
             request = queue[0]
             public = f"rejected by DynamoDB ({error_code(exc)})"
