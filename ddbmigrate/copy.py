@@ -50,6 +50,7 @@ from ddbmigrate.values import Item
 
 if TYPE_CHECKING:
     from ddbmigrate.mapping.items import ItemMapping
+    from ddbmigrate.sink.writer import Prepared
 
 __all__ = ["CopyPlan", "CopyResult", "ScanStats", "TableCopyOptions", "plan_copy", "run_table_copy"]
 
@@ -229,8 +230,9 @@ def plan_copy(options: TableCopyOptions, *, slots: int) -> CopyPlan:
 
 
 def _scan(plan: CopyPlan, segment: int, stats: ScanStats, resume: _Resume | None = None,
-          drift: DriftCounts | None = None) -> Iterator[tuple[str, Item | Checkpoint]]:
-    """Executor side of stage 2: ``(origin, item)`` for every item of one segment.
+          drift: DriftCounts | None = None, *, prepared: bool = False) -> Iterator[tuple[str, Item | Prepared | Checkpoint]]:
+    """Executor side of stage 2: ``(origin, item)`` for every item of one segment (with ``prepared``,
+    as the reader sized it and kept its JSON, when it did: for the sink, not for a mapping).
 
     With ``resume``, the segment starts after its recorded key and each page ends with a
     :class:`Checkpoint` (its ``LastEvaluatedKey``; None once the segment is done), recorded by the
@@ -243,7 +245,7 @@ def _scan(plan: CopyPlan, segment: int, stats: ScanStats, resume: _Resume | None
     start = item_from_json(base.last_key, where=f"{resume.state.uri} segment {segment}") if base and base.last_key else None
     for page in scan_pages(plan.source, plan.source_table, segment, plan.splits, start_key=start,
                            read_units_per_second=plan.segment_rate, consistent=plan.consistent, on_page=stats.record):
-        for item in page.items:
+        for item in page.prepared if prepared and page.prepared is not None else page.items:
             stats.items += 1
             yield origin, item
         if resume is not None and base is not None:
@@ -329,7 +331,7 @@ def run_table_copy(spark: Any, options: TableCopyOptions) -> CopyResult:
 
     def _scan_partition(segment: int, stats: ScanStats, drift: DriftCounts) -> Iterator[Any]:
         try:
-            rows: Iterator[Any] = _scan(plan, segment, stats, resume, drift)
+            rows: Iterator[Any] = _scan(plan, segment, stats, resume, drift, prepared=mapping is None)
             if mapping is not None:
                 rows = _mapped(rows, mapping, plan.key_schema, drift)
             yield from rows

@@ -16,24 +16,27 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ddbmigrate.accounts import Account
-from ddbmigrate.dynamodb import RetryPolicy, classify, dynamodb_client, error_code
-from ddbmigrate.errors import ConfigError, SourceError
+from ddbmigrate.dynamodb import RetryPolicy, classify, dynamodb_client, error_code, keep_list_as_json
+from ddbmigrate.errors import ConfigError, DdbMigrateError, SourceError
 from ddbmigrate.ratelimit import TokenBucket
-from ddbmigrate.values import Item, item_size, read_capacity_units
+from ddbmigrate.sink.writer import Prepared
+from ddbmigrate.values import Item, item_size, read_capacity_units, read_json_item
 
-__all__ = ["SCAN_RETRY_POLICY", "Page", "PageStats", "scan_pages", "scan_segment", "scan_table"]
+__all__ = ["SCAN_RETRY_POLICY", "WIRE_ITEMS", "Page", "PageStats", "scan_pages", "scan_segment", "scan_table"]
 
 SCAN_RETRY_POLICY = RetryPolicy(max_retries=9)
 """A page is tried at most 10 times (the reader's default since it was written)."""
 
 _MAX_PAGE_LIMIT = 100_000
+WIRE_ITEMS = "DdbMigrateWireItems"
+"""Set (True) in a Scan reply whose ``Items`` are the JSON that came (see :func:`_scan_client`)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class Page:
 
     items: list[Item]
     last_key: Item | None
+    prepared: list[Prepared] | None = None
+    """The same items read from the reply's JSON: sized, and their JSON kept where it is exactly what
+    ``item_to_json`` gives, so a writer neither sizes nor encodes them again (None: botocore parsed
+    the reply, see :func:`~ddbmigrate.dynamodb.keep_list_as_json`)."""
 
 
 def scan_pages(
@@ -150,7 +157,8 @@ def _pages(
             request["Limit"] = limit
         response, retries = _scan_page(client, request, table=table, segment=segment, total=total_segments,
                                        retry=retry, sleep=sleep, rng=rng, describe=account.describe())
-        items: list[Item] = response.get("Items", [])
+        prepared = _read_items(response, f"scan of table {table!r} segment {segment} of {total_segments}")
+        items: list[Item] = [entry.item for entry in prepared] if prepared is not None else response.get("Items", [])
         consumed = _consumed(response, items, consistent)
         if bucket:
             bucket.settle(estimate, consumed)
@@ -160,7 +168,7 @@ def _pages(
         if on_page:
             on_page(PageStats(table, segment, len(items), consumed, retries, waited, clock()))
         start = response.get("LastEvaluatedKey")
-        yield Page(items, start or None)
+        yield Page(items, start or None, prepared)
         if not start:
             return
         request["ExclusiveStartKey"] = start
@@ -231,8 +239,26 @@ def _scan_page(
 
 
 def _scan_client(account: Account) -> Any:
-    """botocore's retries off: this reader's are counted and their sleep is injectable."""
-    return dynamodb_client(account, botocore_retries=False)
+    """botocore's retries off: this reader's are counted and their sleep is injectable; the items
+    come as JSON, read by :func:`_read_items` (botocore's parse of them cost more than the rest)."""
+    client = dynamodb_client(account, botocore_retries=False)
+    keep_list_as_json(client, "dynamodb.Scan", "Items", WIRE_ITEMS)
+    return client
+
+
+def _read_items(response: Mapping[str, Any], where: str) -> list[Prepared] | None:
+    """A reply's items read from their JSON (None when botocore parsed them). DynamoDB sent them, so
+    one it could not have sent is a broken reply: :class:`SourceError`, naming the page's place."""
+    if not response.get(WIRE_ITEMS):
+        return None
+    prepared = []
+    for number, document in enumerate(response["Items"]):
+        try:
+            read = read_json_item(document, where=f"{where} item {number}")
+        except DdbMigrateError as exc:
+            raise SourceError(f"DynamoDB's Scan reply is not valid: {exc}") from None
+        prepared.append(Prepared(read.item, read.size, document if read.json_exact else None))
+    return prepared
 
 
 # --------------------------------------------------------------------------- threads

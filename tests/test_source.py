@@ -28,7 +28,8 @@ from ddbmigrate.dynamodb import RetryPolicy, dynamodb_client
 from ddbmigrate.errors import ConfigError, SourceError
 from ddbmigrate.local.faults import FaultProxy
 from ddbmigrate.sample import SAMPLE_KEY_SCHEMA, sample_items
-from ddbmigrate.source import PageStats, scan_segment, scan_table
+from ddbmigrate.source import PageStats, scan_pages, scan_segment, scan_table
+from ddbmigrate.values import item_size, item_to_json
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +88,30 @@ def test_segments_together_read_every_item_exactly_once(source: Account, filled_
             digests.add(item_digest(item))
     assert len(seen) == ITEMS and len(set(seen)) == ITEMS
     assert digests == expected_digests()  # type-exact: every item as it was written
+
+
+def test_items_read_from_the_replys_json_are_botocores_items_sized_and_with_their_json(source: Account, filled_table: str) -> None:
+    # GIVEN botocore's own parse of the whole table (a client without our hook)
+    plain = dynamodb_client(source).get_paginator("scan").paginate(TableName=filled_table, ConsistentRead=True)
+    expected = {key_digest(item, KEYS): item for page in plain for item in page["Items"]}
+    # WHEN the reader scans it
+    pages = list(scan_pages(source, filled_table, 0, 1, consistent=True))
+    # THEN every item is botocore's, type for type, and comes sized and with its exact JSON
+    prepared = [entry for page in pages for entry in page.prepared or []]
+    assert [entry.item for entry in prepared] == [item for page in pages for item in page.items]
+    assert {key_digest(entry.item, KEYS): entry.item for entry in prepared} == expected and len(prepared) == ITEMS
+    for entry in prepared:
+        assert entry.size == item_size(entry.item)
+        assert entry.document == item_to_json(entry.item)
+
+
+def test_an_item_dynamodb_could_not_have_sent_is_a_broken_reply_naming_the_page() -> None:
+    from ddbmigrate.source import WIRE_ITEMS, _read_items
+
+    reply = {WIRE_ITEMS: True, "Items": [{"pk": {"S": "a"}}, {"pk": {"N": "twelve"}}]}
+    with pytest.raises(SourceError, match=r"^DynamoDB's Scan reply is not valid: scan of t segment 0 item 1: attribute 'pk'"):
+        _read_items(reply, "scan of t segment 0")
+    assert _read_items({"Items": [{"pk": {"S": "a"}}]}, "scan of t") is None  # parsed by botocore: left as it is
 
 
 def test_consistent_scan_reports_pages(source: Account, filled_table: str) -> None:

@@ -9,12 +9,12 @@ hands over as they came (:func:`read_wire_records`) are decoded like a Lambda ev
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from ddbmigrate.dynamodb import keep_list_as_json
 from ddbmigrate.errors import ReplicationError
 from ddbmigrate.values import Item, JsonItem, item_from_json, read_json_item
 
@@ -95,31 +95,13 @@ WIRE_RECORDS = "DdbMigrateWireRecords"
 
 
 def read_wire_records(client: Any) -> bool:
-    """Let a ``dynamodbstreams`` client hand ``GetRecords``' records over as JSON, unparsed by botocore.
-
-    botocore's parse walks the service model for every attribute value: it was 85 % of a GetRecords
-    call's time against DynamoDB Local, and the poller read a shard slower than the target absorbed
-    it. The records' wire JSON is the Lambda event's (binaries base64, times in epoch seconds), so
-    :func:`from_stream_record` decodes it with the same checked parse; the rest of the reply, errors,
-    retries and signing stay botocore's. False for an object that is no botocore client.
+    """Let a ``dynamodbstreams`` client hand ``GetRecords``' records over as JSON, unparsed by botocore
+    (:func:`~ddbmigrate.dynamodb.keep_list_as_json`): botocore's parse made the poller read a shard
+    slower than the target absorbed it. The records' wire JSON is the Lambda event's (binaries
+    base64, times in epoch seconds), so :func:`from_stream_record` decodes it with the same checked
+    parse. False for an object that is no botocore client.
     """
-    events = getattr(getattr(client, "meta", None), "events", None)
-    if events is None:
-        return False
-    events.register_last("before-parse.dynamodb-streams.GetRecords", _keep_wire_records,
-                         unique_id="ddbmigrate-wire-records")
-    return True
-
-
-def _keep_wire_records(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
-    if response_dict.get("status_code") != 200:
-        return  # errors are botocore's to parse
-    reply = json.loads(response_dict["body"])
-    if not isinstance(reply, dict) or not isinstance(reply.get("Records"), list):
-        return
-    customized_response_dict["Records"] = reply.pop("Records")
-    customized_response_dict[WIRE_RECORDS] = True
-    response_dict["body"] = json.dumps(reply).encode("utf-8")  # what botocore still parses: the iterator
+    return keep_list_as_json(client, "dynamodb-streams.GetRecords", "Records", WIRE_RECORDS)
 
 
 def from_stream_record(record: Mapping[str, Any], *, stream_arn: str, shard_id: str, wire: bool = False) -> ChangeRecord:
