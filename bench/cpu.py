@@ -47,6 +47,7 @@ def one_task(world: World, exported: ExportedSource, *, writers: int, profile: b
     """Import every file of ``exported`` through one writing task in this process; CPU and wall time."""
     from ddbmigrate.bulk import DataFileTask, _items_of_file, _one_client_per_partition
     from ddbmigrate.capacity import task_budget
+    from ddbmigrate.drift import DriftCounts
     from ddbmigrate.dynamodb import describe_table
     from ddbmigrate.export import open_export
     from ddbmigrate.mapping import load_mapping
@@ -64,8 +65,9 @@ def one_task(world: World, exported: ExportedSource, *, writers: int, profile: b
     plan = TaskPlan(options, info, task_budget(info.write_capacity, 1.0, 1), f"cpu-{writers}")
     tasks = [DataFileTask(f, world.target, dict(mapping.schema)) for f in export.data_files]
 
-    def rows() -> Any:  # one partition holding every file, as a writing task reads its share
-        yield from _one_client_per_partition(lambda task, s3: _items_of_file(task, None, None, s3_client=s3))(tasks)
+    def rows() -> Any:  # one partition holding every file, as a writing task reads its share (drift counted too)
+        drift = DriftCounts()
+        yield from _one_client_per_partition(lambda task, s3: _items_of_file(task, None, None, drift, s3))(tasks)
 
     profiler = cProfile.Profile() if profile else None
     cpu, wall = time.process_time(), time.perf_counter()

@@ -102,11 +102,16 @@ def parallel_write(account: Account, table: str, batches: Sequence[list[dict[str
 def parallel_scan(account: Account, table: str, segments: int) -> WriteRun:
     """Scan all of ``table`` in ``segments`` segments, one thread (and client) each; items counted, not kept.
 
-    The raw Scan ceiling: pages of DynamoDB's default 1 MB, no rate limit, no per-item work beyond
-    botocore's parsing. Clients are created and warmed (one DescribeTable each) before the clock starts.
+    The raw Scan ceiling: pages of DynamoDB's default 1 MB, no rate limit, and no per-item work at
+    all: the items are left as the reply's JSON (``keep_list_as_json``), as the copy's reader takes
+    them too, so the client's parse does not pass for the source's ceiling. Clients are created and
+    warmed (one DescribeTable each) before the clock starts.
     """
+    from ddbmigrate.dynamodb import keep_list_as_json
+
     clients = [_raw_client(account, 1) for _ in range(segments)]
     for client in clients:
+        keep_list_as_json(client, "dynamodb.Scan", "Items", "RawScanItems")
         client.describe_table(TableName=table)
 
     def worker(segment: int) -> int:

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -28,6 +28,7 @@ from bench.loaders import (
     parallel_scan,
     parallel_write,
 )
+from bench.machine import cpu_spent
 from bench.prepare import PROFILES, ExportedSource, Source, export_source, mean_wcu_per_item, seed_source
 from bench.windows import window_report
 from ddbmigrate.accounts import Account
@@ -60,6 +61,8 @@ class Ceiling:
     full: WriteRun
     probe_batches: list[Any]
     profile: str = "every-type"
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per process while the full run wrote (:func:`bench.machine.cpu_spent`)."""
 
     @property
     def items_per_second(self) -> float:
@@ -87,7 +90,8 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
     best = max(sweep, key=lambda r: r.items_per_second)
     batches = build_batches(PROFILES[profile](items))
     fresh_table(world.target, "bench-raw")
-    full = parallel_write(world.target, "bench-raw", batches, best.threads)
+    with cpu_spent(world) as cpu:
+        full = parallel_write(world.target, "bench-raw", batches, best.threads)
     del batches
     found = count_items(world.target, "bench-raw")
     drop_table(world.target, "bench-raw")
@@ -95,7 +99,7 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
         raise RuntimeError(f"raw ceiling: wrote {items} items but bench-raw holds {found}")
     console.print(f"raw ceiling ({profile}): {best.threads} thread(s), {full.items} items in {full.seconds:.1f}s = "
                   f"{full.items_per_second:.0f} items/s")
-    return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile)
+    return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile, cpu=cpu)
 
 
 def scan_ceiling(world: World, source: Source, thread_counts: Sequence[int], console: Console) -> list[WriteRun]:
