@@ -77,9 +77,7 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
     """Find the thread count that maximises items/s on a probe, then write all ``items`` (of ``profile``) with it."""
     sweep: list[WriteRun] = []
     probe_batches = build_batches(sample_items(probe, seed=11) if profile == "every-type" else PROFILES[profile](probe))
-    fresh_table(world.target, "bench-raw-warmup")  # untimed: DynamoDB Local's JIT warms up first
-    parallel_write(world.target, "bench-raw-warmup", probe_batches, max(thread_counts))
-    drop_table(world.target, "bench-raw-warmup")
+    _warm_up(world, probe_batches, max(thread_counts), console, profile)
     for threads in thread_counts:
         table = f"bench-raw-probe-{threads}"
         fresh_table(world.target, table)
@@ -100,6 +98,27 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
     console.print(f"raw ceiling ({profile}): {best.threads} thread(s), {full.items} items in {full.seconds:.1f}s = "
                   f"{full.items_per_second:.0f} items/s")
     return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile, cpu=cpu)
+
+
+WARM_UP_ROUNDS = 8
+"""At most this many untimed probe writes before the sweep (see :func:`_warm_up`)."""
+WARM_UP_STEADY = 1.05
+"""A warm-up round at most this much faster than the one before it: DynamoDB Local is warm."""
+
+
+def _warm_up(world: World, batches: list[Any], threads: int, console: Console, profile: str) -> None:
+    """Untimed probe writes until DynamoDB Local's JIT is warm: a round no more than 5 % faster than
+    the one before (one round was not enough: a drift probe after a job then wrote ~1.7 × faster than
+    the sweep before it, and the job's ratio was flattered)."""
+    rates: list[float] = []
+    for _ in range(WARM_UP_ROUNDS):
+        fresh_table(world.target, "bench-raw-warmup")
+        rates.append(parallel_write(world.target, "bench-raw-warmup", batches, threads).items_per_second)
+        drop_table(world.target, "bench-raw-warmup")
+        if len(rates) >= 2 and rates[-1] <= rates[-2] * WARM_UP_STEADY:
+            break
+    console.print(f"warm-up ({profile}): {len(rates)} round(s) of {sum(len(b) for b in batches)} items, "
+                  + " → ".join(f"{r:.0f}" for r in rates) + " items/s")
 
 
 def scan_ceiling(world: World, source: Source, thread_counts: Sequence[int], console: Console) -> list[WriteRun]:
