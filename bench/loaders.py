@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import botocore.config
@@ -33,6 +33,8 @@ class WriteRun:
     items: int
     threads: int
     seconds: float
+    cpu: Mapping[str, float] = field(default_factory=dict, compare=False)
+    """CPU seconds per process over the run, when measured (:func:`bench.machine.cpu_spent`)."""
 
     @property
     def items_per_second(self) -> float:

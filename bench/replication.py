@@ -14,7 +14,6 @@ carries. Stream timestamps are never used (DynamoDB Local floors them to the min
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -28,7 +27,7 @@ from rich.table import Table
 
 from bench.harness import World
 from bench.loaders import build_batches, count_items, drop_table, parallel_write
-from bench.machine import cpu_spent
+from bench.machine import Phase, cpu_per_item_table, cpu_spent
 from bench.scenarios import Ceiling, Check
 from ddbmigrate.accounts import Account
 from ddbmigrate.replicate.checkpoints import FileCheckpoints
@@ -203,7 +202,9 @@ def replication(world: World, *, changes: int, lag_seconds: float, ceiling: Ceil
                   f"[bold]{ratio:.2f}[/]")
     table.caption = f"{stats.summary()}; target holds {found}"
     console.print(table)
-    console.print(cpu_per_record(ceiling, cpu, changes))
+    console.print(cpu_per_item_table("replication vs the raw ceiling", [
+        Phase("raw ceiling (writes only)", ceiling.cpu, ceiling.full.items),
+        Phase("replicate run (read the stream, write)", cpu, changes)]))
     checks = [
         Check("replication", "target holds exactly the changes (counts)", f"{found} of {changes}", f"= {changes}", exact),
         Check("replication", "replication/raw records/s", f"{ratio:.2f}", f"≥ {THROUGHPUT_TARGET}",
@@ -220,22 +221,3 @@ def replication(world: World, *, changes: int, lag_seconds: float, ceiling: Ceil
             Check("replication", f"lag p99 at {LAG_RATE_SHARE:.0%} of the rate", f"{p99:.2f}s", f"≤ {LAG_P99_TARGET:g}s",
                   lag.missing == 0 and p99 <= LAG_P99_TARGET)]
 
-
-def cpu_per_record(ceiling: Ceiling, replicated: dict[str, float], changes: int) -> Table:
-    """Milliseconds of CPU per record, per process, for the raw ceiling's writes and for replication,
-    and the records/s the machine's cores allow at that cost (each phase had the machine to itself)."""
-    cores = os.cpu_count() or 1
-    names = sorted(set(ceiling.cpu) | set(replicated), key=lambda n: (n != "bench process", n))
-    table = Table(title=f"CPU per record (ms; {cores} cores)")
-    for col in ("phase", *names, "total", "cores allow (records/s)"):
-        table.add_column(col, justify="right" if col != "phase" else "left")
-    for phase, spent, records in (("raw ceiling (writes only)", ceiling.cpu, ceiling.full.items),
-                                  ("replicate run (read stream + write)", replicated, changes)):
-        if not spent:
-            table.add_row(phase, *["–"] * len(names), "–", "(not measurable here)")
-            continue
-        per = {name: spent.get(name, 0.0) / records * 1000 for name in names}
-        total = sum(per.values())
-        table.add_row(phase, *[f"{per[name]:.2f}" for name in names], f"{total:.2f}",
-                      f"{cores * 1000 / total:.0f}" if total else "–")
-    return table

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
@@ -28,7 +28,7 @@ from bench.loaders import (
     parallel_scan,
     parallel_write,
 )
-from bench.machine import cpu_spent
+from bench.machine import Phase, cpu_per_item_table, cpu_spent, per_item_sum
 from bench.prepare import PROFILES, ExportedSource, Source, export_source, mean_wcu_per_item, seed_source
 from bench.windows import window_report
 from ddbmigrate.accounts import Account
@@ -129,7 +129,9 @@ def scan_ceiling(world: World, source: Source, thread_counts: Sequence[int], con
     """
     runs = []
     for threads in thread_counts:
-        run = parallel_scan(world.source, source.table, threads)
+        with cpu_spent(world) as cpu:
+            run = parallel_scan(world.source, source.table, threads)
+        run = replace(run, cpu=cpu)
         if run.items != source.items:
             raise RuntimeError(f"scan ceiling: {threads} segment(s) returned {run.items} items, the table holds {source.items}")
         console.print(f"raw scan ({source.profile}): {threads:>2} segment(s): {run.items_per_second:7.0f} items/s "
@@ -341,7 +343,8 @@ def copy(world: World, source: Source, ceiling: Ceiling, console: Console, scans
         write_percent=1.0, write_capacity=NO_LIMIT_WCU, dead_letter=str(world.workdir / "dead-letters-copy"),
     )
     started = time.monotonic()
-    result = run_table_copy(world.spark, options)
+    with cpu_spent(world) as cpu_by_process:
+        result = run_table_copy(world.spark, options)
     seconds = time.monotonic() - started
     found = count_items(world.target, "bench-copy")
     drop_table(world.target, "bench-copy")
@@ -361,6 +364,12 @@ def copy(world: World, source: Source, ceiling: Ceiling, console: Console, scans
     table.caption = (f"target table holds {found}; writing tasks' CPU {cpu / max(source.items, 1) * 1e6:.0f} µs per item; "
                      f"result: {getattr(result, 'summary_lines', lambda: [repr(result)])()[0]}")
     console.print(table)
+    phases = [Phase("raw write ceiling", ceiling.cpu, ceiling.full.items)]
+    if scan is not None:  # both raw ceilings at once: what one copied item costs the machine at best
+        scanned = Phase(f"raw scan, {scan.threads} segment(s)", scan.cpu, scan.items)
+        phases += [scanned, Phase("raw scan + raw write, per item", per_item_sum(scanned, phases[0]), scan.items)]
+    console.print(cpu_per_item_table("the copy vs its raw ceilings", [*phases,
+                                     Phase("table copy (Spark's JVM and Python workers included)", cpu_by_process, source.items)]))
     exact = found == source.items and written == source.items and bool(getattr(result, "ok", True))
     name = f"copy ({source.profile})"
     against = source.items / seconds / bound
