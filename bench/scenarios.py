@@ -338,9 +338,12 @@ def copy(world: World, source: Source, ceiling: Ceiling, console: Console, scans
     fresh_table(world.target, "bench-copy")
     scan = max(scans, key=lambda r: r.items_per_second) if scans else None
     bound = min(ceiling.items_per_second, scan.items_per_second) if scan is not None else ceiling.items_per_second
+    # as many segments as the best raw Scan: DynamoDB Local's Scan costs more CPU per item the larger a
+    # segment is (unlike DynamoDB's), so a copy with fewer segments would be judged against a cheaper Scan
     options = TableCopyOptions(
         source_table=source.table, source=world.source, target_table="bench-copy", target=world.target,
         write_percent=1.0, write_capacity=NO_LIMIT_WCU, dead_letter=str(world.workdir / "dead-letters-copy"),
+        splits=scan.threads if scan is not None else None,
     )
     started = time.monotonic()
     with cpu_spent(world) as cpu_by_process:
