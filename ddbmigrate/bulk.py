@@ -203,7 +203,8 @@ def _parse_line(line: str, origin: str, schema: dict[str, Any] | None) -> tuple[
     The text is the line's ``Item`` value exactly as the export spelled it, when the line is
     ``{"Item":<item>}`` and the item's JSON is what ``item_to_json`` gives (canonical base64): the
     sink then sends it without encoding it again. Any other spelling (spaces, other or repeated
-    keys) takes the full parse, and its text is None.
+    keys) takes the full parse, and its text is None. A name repeated *inside* the item is not looked
+    for: the file's md5 has matched the export's manifest, and DynamoDB writes none.
     """
     from ddbmigrate.schema import conformance_error
     from ddbmigrate.values import read_json_item
