@@ -203,7 +203,7 @@ def replication(world: World, *, changes: int, lag_seconds: float, ceiling: Ceil
     table.caption = f"{stats.summary()}; target holds {found}"
     console.print(table)
     console.print(cpu_per_item_table("replication vs the raw ceiling", [
-        Phase("raw ceiling (writes only)", ceiling.cpu, ceiling.full.items),
+        Phase("raw ceiling (writes only)", ceiling.full.cpu, ceiling.full.items),
         Phase("replicate run (read the stream, write)", cpu, changes)]))
     checks = [
         Check("replication", "target holds exactly the changes (counts)", f"{found} of {changes}", f"= {changes}", exact),
@@ -220,4 +220,3 @@ def replication(world: World, *, changes: int, lag_seconds: float, ceiling: Ceil
             Check("replication", f"lag p50 at {LAG_RATE_SHARE:.0%} of the rate", f"{p50:.2f}s", "(reported)", lag.missing == 0),
             Check("replication", f"lag p99 at {LAG_RATE_SHARE:.0%} of the rate", f"{p99:.2f}s", f"≤ {LAG_P99_TARGET:g}s",
                   lag.missing == 0 and p99 <= LAG_P99_TARGET)]
-

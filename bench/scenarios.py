@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.console import Console
@@ -61,8 +61,6 @@ class Ceiling:
     full: WriteRun
     probe_batches: list[Any]
     profile: str = "every-type"
-    cpu: dict[str, float] = field(default_factory=dict)
-    """CPU seconds per process while the full run wrote (:func:`bench.machine.cpu_spent`)."""
 
     @property
     def items_per_second(self) -> float:
@@ -90,6 +88,7 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
     fresh_table(world.target, "bench-raw")
     with cpu_spent(world) as cpu:
         full = parallel_write(world.target, "bench-raw", batches, best.threads)
+    full = replace(full, cpu=cpu)
     del batches
     found = count_items(world.target, "bench-raw")
     drop_table(world.target, "bench-raw")
@@ -97,7 +96,7 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
         raise RuntimeError(f"raw ceiling: wrote {items} items but bench-raw holds {found}")
     console.print(f"raw ceiling ({profile}): {best.threads} thread(s), {full.items} items in {full.seconds:.1f}s = "
                   f"{full.items_per_second:.0f} items/s")
-    return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile, cpu=cpu)
+    return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile)
 
 
 WARM_UP_ROUNDS = 8
@@ -367,7 +366,7 @@ def copy(world: World, source: Source, ceiling: Ceiling, console: Console, scans
     table.caption = (f"target table holds {found}; writing tasks' CPU {cpu / max(source.items, 1) * 1e6:.0f} µs per item; "
                      f"result: {getattr(result, 'summary_lines', lambda: [repr(result)])()[0]}")
     console.print(table)
-    phases = [Phase("raw write ceiling", ceiling.cpu, ceiling.full.items)]
+    phases = [Phase("raw write ceiling", ceiling.full.cpu, ceiling.full.items)]
     if scan is not None:  # both raw ceilings at once: what one copied item costs the machine at best
         scanned = Phase(f"raw scan, {scan.threads} segment(s)", scan.cpu, scan.items)
         phases += [scanned, Phase("raw scan + raw write, per item", per_item_sum(scanned, phases[0]), scan.items)]
