@@ -218,7 +218,8 @@ def throughput(world: World, exported: ExportedSource, ceiling: Ceiling, console
     n = exported.source.items
     profile = ceiling.profile
     fresh_table(world.target, "bench-job")
-    job = run_job(world, exported, "bench-job", world.target, write_percent=1.0, write_capacity=NO_LIMIT_WCU)
+    with cpu_spent(world) as cpu_by_process:
+        job = run_job(world, exported, "bench-job", world.target, write_percent=1.0, write_capacity=NO_LIMIT_WCU)
     found = count_items(world.target, "bench-job")
     drop_table(world.target, "bench-job")
     after = raw_probe_again(world, ceiling)
@@ -243,6 +244,9 @@ def throughput(world: World, exported: ExportedSource, ceiling: Ceiling, console
     table.caption = (f"job: read {r.read}, written {r.written}, dead-lettered {r.dead_lettered}, retries {r.retries}; "
                      f"target table holds {found}; writing tasks' CPU {r.cpu_seconds:.1f} s = {cpu_us:.0f} µs per item")
     console.print(table)
+    console.print(cpu_per_item_table(f"where the CPU goes — {n} {profile} items", [
+        Phase("raw write ceiling", ceiling.full.cpu, ceiling.full.items),
+        Phase("job, whole (Spark's JVM and Python workers included)", cpu_by_process, n)]))
     exact = found == n and r.written == n and r.ok
     name = f"throughput ({profile})"
     checks = [

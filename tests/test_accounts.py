@@ -125,3 +125,20 @@ def test_describe_never_shows_credentials(source: Account) -> None:
     text = source.with_(role_arn="arn:aws:iam::1:role/r", external_id="secret-ext").describe()
     assert "profile=source" in text and "role=arn:aws:iam::1:role/r" in text
     assert "secret-ext" not in text and "AKID" not in text
+
+
+def test_sessions_share_one_service_model_loader(source: Account, target: Account, role_arn: str) -> None:
+    """Every session of the process reads service models through one loader (creating a client cost
+    50–240 ms of CPU with a loader of its own); each session still has its own profile and credentials,
+    and the loader's search path does not grow with every session."""
+    sessions = [source.session(), target.session(), source.with_(role_arn=role_arn).session()]
+    loaders = {id(session._session.get_component("data_loader")) for session in sessions}
+    assert len(loaders) == 1
+    assert [s.profile_name for s in sessions] == ["source", "target", "source"]
+    assert len({s.get_credentials().get_frozen_credentials().access_key for s in sessions}) == 3
+    paths = sessions[0]._session.get_component("data_loader").search_paths
+    before = len(paths)
+    for _ in range(5):
+        target.client("dynamodb")
+    assert len(paths) <= before + 1
+    assert len(paths) - len(set(paths)) <= 1
