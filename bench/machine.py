@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,7 +18,7 @@ from rich.table import Table
 
 from bench.harness import World
 
-__all__ = ["Phase", "cpu_per_item_table", "cpu_spent", "per_item_sum"]
+__all__ = ["Phase", "cpu_per_item_table", "cpu_spent", "per_item_sum", "pin"]
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 SELF = "bench process"
@@ -39,6 +39,21 @@ def _processes() -> dict[int, tuple[int, float]]:
             # proc(5): ppid is field 4, utime and stime fields 14 and 15; counted here after the name
             found[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS)
     return found
+
+
+def pin(pid: int, cpus: set[int], *, sparing: Collection[int] = ()) -> None:
+    """Run every thread of ``pid`` and of its descendants (but not those of ``sparing``) on ``cpus``
+    only; threads they start later inherit it. Linux only: ``sched_setaffinity`` is per thread, hence
+    the walk over ``/proc``."""
+    processes = _processes()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError):
+            for thread in os.listdir(f"/proc/{current}/task"):
+                with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                    os.sched_setaffinity(int(thread), cpus)
+        todo += [child for child, (parent, _) in processes.items() if parent == current and child not in sparing]
 
 
 def _snapshot(world: World) -> dict[str, float | None]:

@@ -47,6 +47,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--scan-segments", default="1,2,4", help="raw Scan ceiling (copy): segment counts to try")
     parser.add_argument("--probe", type=int, default=None, help="raw ceiling: items per thread-count probe (default items/20, 1000–10000)")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the stack state, mappings and dead letters here (default: a temp folder)")
+    parser.add_argument("--isolate-dynamodb", action="store_true",
+                        help="run DynamoDB Local on the last core and everything else on the others (as on Glue, "
+                             "where the workers' cores are not DynamoDB's); default: all processes share the cores")
     parser.add_argument("--quick", action="store_true", help=f"a small run: {QUICK_ITEMS} items, 25 s of rate control")
     args = parser.parse_args(argv)
     args.items = args.items or (QUICK_ITEMS if args.quick else DEFAULT_ITEMS)
@@ -90,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes.append(f"{args.replication_changes} changes + {args.lag_seconds} s for the lag")
     console.rule(f"ddbmigrate bench: {', '.join(sorted(wanted))}; {'; '.join(sizes)}")
     try:
-        with bench_world(keep_dir=args.workdir) as world:
+        with bench_world(keep_dir=args.workdir, isolate_dynamodb=args.isolate_dynamodb) as world:
             console.print(f"private stack: source {world.stack.source_dynamodb}, target {world.stack.target_dynamodb}, "
                           f"s3 {world.stack.s3}; Spark {world.spark.sparkContext.master} "
-                          f"({world.spark.sparkContext.defaultParallelism} slots)")
+                          f"({world.spark.sparkContext.defaultParallelism} slots; its Python workers started in "
+                          f"{world.python_workers_seconds:.1f} s, untimed); {world.placement}")
             # Cheapest first, the export-import job (the longest phase) last: an interrupted run
             # still has the ceiling, the copy and the rate results.
             ceiling = source = None
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted: the bench's stack and Spark session were stopped[/]")
         return 130
-    console.rule(f"summary ({time.monotonic() - started:.0f} s; machine: {_machine()})")
+    console.rule(f"summary ({time.monotonic() - started:.0f} s; machine: {_machine(args.isolate_dynamodb)})")
     for check in checks:
         verdict = "[green]PASS[/]" if check.passed else "[red]FAIL[/]"
         console.print(f"{verdict} {check.scenario}: {check.name}: {check.measured} (target {check.target})")
@@ -145,10 +149,10 @@ def _guarded(name: str, console: Any, run: Callable[[], list[Any]]) -> list[Any]
         return [Check(name, "scenario ran", f"{type(exc).__name__}: {exc}"[:300], "no error", False)]
 
 
-def _machine() -> str:
+def _machine(isolated: bool) -> str:
     import os
 
-    return f"{os.cpu_count()} cores"
+    return f"{os.cpu_count()} cores" + ("; DynamoDB Local on its own core (--isolate-dynamodb)" if isolated else "")
 
 
 if __name__ == "__main__":

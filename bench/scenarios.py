@@ -99,25 +99,33 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
     return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile)
 
 
-WARM_UP_ROUNDS = 8
+WARM_UP_ROUNDS = 40
 """At most this many untimed probe writes before the sweep (see :func:`_warm_up`)."""
 WARM_UP_STEADY = 1.05
-"""A warm-up round at most this much faster than the one before it: DynamoDB Local is warm."""
+"""A warm-up round at most this much faster than the one before it: DynamoDB Local may be warm."""
+WARM_UP_ITEMS = 50_000
+"""…and at least this many items written in the warm-up: DynamoDB Local's JIT is not done after a few
+thousand (see :func:`_warm_up`)."""
 
 
 def _warm_up(world: World, batches: list[Any], threads: int, console: Console, profile: str) -> None:
-    """Untimed probe writes until DynamoDB Local's JIT is warm: a round no more than 5 % faster than
-    the one before (one round was not enough: a drift probe after a job then wrote ~1.7 × faster than
-    the sweep before it, and the job's ratio was flattered)."""
+    """Untimed probe writes until DynamoDB Local's JIT is warm: at least :data:`WARM_UP_ITEMS` items
+    and a round no more than 5 % faster than the one before. One round was not enough (a drift probe
+    after a job then wrote ~1.7 × faster than the sweep before it, flattering the job), nor a few
+    thousand items: a DynamoDB Local on one core looked steady at 1,744 → 1,729 items/s after 6,000
+    items, then wrote 4,252 items/s after the job (bench/README.md)."""
     rates: list[float] = []
+    per_round = sum(len(b) for b in batches)
     for _ in range(WARM_UP_ROUNDS):
         fresh_table(world.target, "bench-raw-warmup")
         rates.append(parallel_write(world.target, "bench-raw-warmup", batches, threads).items_per_second)
         drop_table(world.target, "bench-raw-warmup")
-        if len(rates) >= 2 and rates[-1] <= rates[-2] * WARM_UP_STEADY:
+        if len(rates) >= 2 and len(rates) * per_round >= WARM_UP_ITEMS and rates[-1] <= rates[-2] * WARM_UP_STEADY:
             break
-    console.print(f"warm-up ({profile}): {len(rates)} round(s) of {sum(len(b) for b in batches)} items, "
-                  + " → ".join(f"{r:.0f}" for r in rates) + " items/s")
+    shown = [f"{r:.0f}" for r in rates]
+    if len(shown) > 8:
+        shown = [*shown[:3], "…", *shown[-4:]]
+    console.print(f"warm-up ({profile}): {len(rates)} round(s) of {per_round} items, {' → '.join(shown)} items/s")
 
 
 def scan_ceiling(world: World, source: Source, thread_counts: Sequence[int], console: Console) -> list[WriteRun]:
