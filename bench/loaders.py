@@ -65,12 +65,15 @@ def _raw_client(account: Account, threads: int) -> Any:
     return account.client("dynamodb", config=config)
 
 
-def parallel_write(account: Account, table: str, batches: Sequence[list[dict[str, Any]]], threads: int) -> WriteRun:
+def parallel_write(account: Account, table: str, batches: Sequence[list[dict[str, Any]]], threads: int, *,
+                   return_consumed: str | None = None) -> WriteRun:
     """Send every batch with ``threads`` threads (one client each); resend ``UnprocessedItems``.
 
     Clients are created and warmed (one DescribeTable each) before the clock starts, so the time
-    is writing only.
+    is writing only. ``return_consumed``: ask for ``ReturnConsumedCapacity`` as the sink does (the
+    raw ceiling's requests are then the sink's; DynamoDB Local spends CPU on the answer).
     """
+    extra = {"ReturnConsumedCapacity": return_consumed} if return_consumed else {}
     clients = [_raw_client(account, 1) for _ in range(threads)]
     for client in clients:
         client.describe_table(TableName=table)
@@ -90,7 +93,7 @@ def parallel_write(account: Account, table: str, batches: Sequence[list[dict[str
         while (batch := next_batch()) is not None:
             request: dict[str, Any] = {table: batch}
             while request:
-                response = client.batch_write_item(RequestItems=request)
+                response = client.batch_write_item(RequestItems=request, **extra)
                 request = response.get("UnprocessedItems") or {}
             sent += len(batch)
         return sent

@@ -33,6 +33,7 @@ from bench.prepare import PROFILES, ExportedSource, Source, export_source, mean_
 from bench.windows import window_report
 from ddbmigrate.accounts import Account
 from ddbmigrate.sample import sample_items
+from ddbmigrate.sink.writer import RETURN_CONSUMED
 
 NO_LIMIT_WCU = 1_000_000
 """Capacity override for on-demand targets: high enough that the rate limiter never waits."""
@@ -61,6 +62,8 @@ class Ceiling:
     full: WriteRun
     probe_batches: list[Any]
     profile: str = "every-type"
+    plain_probe: WriteRun | None = None
+    """The best probe once more without ``ReturnConsumedCapacity``: what asking for it costs here."""
 
     @property
     def items_per_second(self) -> float:
@@ -79,15 +82,20 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
     for threads in thread_counts:
         table = f"bench-raw-probe-{threads}"
         fresh_table(world.target, table)
-        run = parallel_write(world.target, table, probe_batches, threads)
+        run = parallel_write(world.target, table, probe_batches, threads, return_consumed=RETURN_CONSUMED)
         drop_table(world.target, table)
         sweep.append(run)
         console.print(f"raw probe ({profile}): {threads:>2} thread(s): {run.items_per_second:7.0f} items/s ({run.items} items)")
     best = max(sweep, key=lambda r: r.items_per_second)
+    fresh_table(world.target, "bench-raw-probe-plain")
+    plain = parallel_write(world.target, "bench-raw-probe-plain", probe_batches, best.threads)
+    drop_table(world.target, "bench-raw-probe-plain")
+    console.print(f"raw probe ({profile}): {best.threads:>2} thread(s), no ReturnConsumedCapacity: "
+                  f"{plain.items_per_second:7.0f} items/s")
     batches = build_batches(PROFILES[profile](items))
     fresh_table(world.target, "bench-raw")
     with cpu_spent(world) as cpu:
-        full = parallel_write(world.target, "bench-raw", batches, best.threads)
+        full = parallel_write(world.target, "bench-raw", batches, best.threads, return_consumed=RETURN_CONSUMED)
     full = replace(full, cpu=cpu)
     del batches
     found = count_items(world.target, "bench-raw")
@@ -96,7 +104,7 @@ def raw_ceiling(world: World, items: int, thread_counts: Sequence[int], probe: i
         raise RuntimeError(f"raw ceiling: wrote {items} items but bench-raw holds {found}")
     console.print(f"raw ceiling ({profile}): {best.threads} thread(s), {full.items} items in {full.seconds:.1f}s = "
                   f"{full.items_per_second:.0f} items/s")
-    return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile)
+    return Ceiling(sweep=sweep, full=full, probe_batches=probe_batches, profile=profile, plain_probe=plain)
 
 
 WARM_UP_ROUNDS = 40
@@ -118,7 +126,8 @@ def _warm_up(world: World, batches: list[Any], threads: int, console: Console, p
     per_round = sum(len(b) for b in batches)
     for _ in range(WARM_UP_ROUNDS):
         fresh_table(world.target, "bench-raw-warmup")
-        rates.append(parallel_write(world.target, "bench-raw-warmup", batches, threads).items_per_second)
+        rates.append(parallel_write(world.target, "bench-raw-warmup", batches, threads,
+                                    return_consumed=RETURN_CONSUMED).items_per_second)
         drop_table(world.target, "bench-raw-warmup")
         if len(rates) >= 2 and len(rates) * per_round >= WARM_UP_ITEMS and rates[-1] <= rates[-2] * WARM_UP_STEADY:
             break
@@ -150,7 +159,8 @@ def scan_ceiling(world: World, source: Source, thread_counts: Sequence[int], con
 def raw_probe_again(world: World, ceiling: Ceiling) -> WriteRun:
     """The best probe once more, after the job: shows how far the machine's load drifted meanwhile."""
     fresh_table(world.target, "bench-raw-probe-after")
-    run = parallel_write(world.target, "bench-raw-probe-after", ceiling.probe_batches, ceiling.full.threads)
+    run = parallel_write(world.target, "bench-raw-probe-after", ceiling.probe_batches, ceiling.full.threads,
+                         return_consumed=RETURN_CONSUMED)
     drop_table(world.target, "bench-raw-probe-after")
     return run
 
@@ -238,6 +248,10 @@ def throughput(world: World, exported: ExportedSource, ceiling: Ceiling, console
     for run in ceiling.sweep:
         table.add_row(f"raw probe, {run.threads} thread(s)", str(run.items), f"{run.seconds:.1f}",
                       f"{run.items_per_second:.0f}", "")
+    if ceiling.plain_probe is not None:
+        plain = ceiling.plain_probe
+        table.add_row(f"raw probe, {plain.threads} thread(s), no ReturnConsumedCapacity (reference)", str(plain.items),
+                      f"{plain.seconds:.1f}", f"{plain.items_per_second:.0f}", "")
     table.add_row(f"[bold]raw ceiling[/] ({ceiling.full.threads} threads)", str(ceiling.full.items),
                   f"{ceiling.full.seconds:.1f}", f"{ceiling.items_per_second:.0f}", "1.00")
     table.add_row(f"raw probe again after the job ({after.threads} threads; drift check)", str(after.items),

@@ -173,8 +173,8 @@ def _one_client_per_partition(
     fn: Callable[[DataFileTask, Any], Iterable[_T]],
 ) -> Callable[[Iterable[DataFileTask]], Iterator[_T]]:
     """``fn(task, s3_client)`` over a partition's files, with one S3 client per account for the
-    whole partition: creating a client costs about 0.1 s of CPU (bench/README.md), which a client
-    per file paid again for every file."""
+    whole partition: creating a client costs CPU (a process's first about 0.1 s, later ones ~15 ms;
+    bench/README.md), which a client per file paid again for every file."""
 
     def over_partition(tasks: Iterable[DataFileTask]) -> Iterator[_T]:
         clients: dict[Account, Any] = {}

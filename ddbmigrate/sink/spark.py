@@ -66,7 +66,7 @@ class TaskPlan:
         options = self.options
         count = options.requests_in_flight
         # one client for the task's writers (botocore's clients are thread-safe; creating one costs
-        # about 0.1 s of CPU), with a connection for each writer
+        # CPU even with the process's shared service models), with a connection for each writer
         client = writer_client(options.target, max_pool_connections=max(4, count))
 
         def make_writer(index: int, bucket: TokenBucket | None) -> TableWriter:

@@ -45,9 +45,12 @@ from ddbmigrate.values import (
     write_capacity_units,
 )
 
-__all__ = ["Prepared", "Rejected", "TableWriter", "writer_client"]
+__all__ = ["RETURN_CONSUMED", "Prepared", "Rejected", "TableWriter", "writer_client"]
 
 log = logging.getLogger(__name__)
+
+RETURN_CONSUMED = "INDEXES"
+"""``ReturnConsumedCapacity`` of every BatchWriteItem: the budget settles against the table's share."""
 
 
 def writer_client(account: Account, *, max_pool_connections: int = 4) -> Any:
@@ -307,7 +310,7 @@ class TableWriter:
             try:
                 if self._lean is not None and self._lean.armed:
                     response = self._lean.batch_write_item(
-                        batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], "INDEXES"))
+                        batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], RETURN_CONSUMED))
                 else:
                     response = self._client.batch_write_item(**self._call(queue))
             except Exception as exc:
@@ -345,9 +348,9 @@ class TableWriter:
             attempt += 1
 
     def _call(self, queue: list[_Request]) -> dict[str, Any]:
-        call: dict[str, Any] = {"RequestItems": {self._info.name: [r.wire() for r in queue]}, "ReturnConsumedCapacity": "INDEXES"}
+        call: dict[str, Any] = {"RequestItems": {self._info.name: [r.wire() for r in queue]}, "ReturnConsumedCapacity": RETURN_CONSUMED}
         if self._prebuilt:
-            call[BODY_PARAM] = batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], "INDEXES")
+            call[BODY_PARAM] = batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], RETURN_CONSUMED)
         return call
 
     def _absorb(self, queue: list[_Request], estimate: float, response: Mapping[str, Any]) -> tuple[list[_Request], bool]:
