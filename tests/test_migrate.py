@@ -70,7 +70,10 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
     writer = ChangeWriter(source_ddb, src, slots=150, pause=0.03)
     writer.start()
 
+    changes_at: dict[tuple[str, str], int] = {}  # the writer's count when the load starts and ends
+
     def on_step(step: str, event: str) -> None:
+        changes_at[step, event] = writer.total
         if (step, event) == ("verify", "start"):
             writer.finish()
 
@@ -87,8 +90,10 @@ def test_each_path_migrates_a_table_written_during_the_whole_run_and_ends_identi
         report = Migration(options, open_state_location(options.state), on_step=on_step).run()
     finally:
         writer.stopped.set()
-    # THEN verify says identical, the load reconciles, replication saw the writer's changes
-    assert writer.total > 50 and writer.error is None
+    # THEN verify says identical, the load reconciles, replication saw the writer's changes — made while the
+    # load ran and after it (counts, not a rate: how long each step takes is the machine's business)
+    assert changes_at["load", "done"] > changes_at["load", "start"] and writer.total > changes_at["load", "done"]
+    assert writer.error is None
     assert report["verify"]["identical"], report["verify"]
     load = report["counts"]["load"]
     if path == "import-table":
