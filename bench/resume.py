@@ -7,6 +7,7 @@ imports only the other half. Both runs are checked: the target holds exactly the
 and read = written + dead-lettered over every run of the id.
 
     python -m bench.resume [--items 20000]     # a private stack, as bench/run.py starts it
+    .venv/bin/python bench/run.py --scenario resume [--resume-items 20000]
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from bench.loaders import count_items, drop_table, fresh_table
 from bench.prepare import ExportedSource, export_source, seed_source
 from bench.scenarios import NO_LIMIT_WCU, Check
 
-__all__ = ["main", "resume"]
+__all__ = ["RESUME_ITEMS", "main", "resume", "seeded_resume"]
+
+RESUME_ITEMS = 20_000
+"""Items in the resume scenario's source table unless told otherwise."""
 
 
 def resume(world: World, exported: ExportedSource, console: Console) -> list[Check]:
@@ -69,15 +73,20 @@ def resume(world: World, exported: ExportedSource, console: Console) -> list[Che
                   "less than the fresh run, counts reconcile", fresh_ok and resumed_ok and saved > 0)]
 
 
+def seeded_resume(world: World, items: int, console: Console) -> list[Check]:
+    """``bench/run.py --scenario resume``: a source of ``items`` every-type items, its export, :func:`resume`."""
+    source = seed_source(world, "bench-resume-source", items, console)
+    return resume(world, export_source(world, source, "resume", console), console)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Seed, export, then :func:`resume` on a private stack; exit 1 when the check fails."""
     parser = argparse.ArgumentParser(prog="python -m bench.resume", description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=20_000, help="items in the source table (default 20000)")
+    parser.add_argument("--items", type=int, default=RESUME_ITEMS, help=f"items in the source table (default {RESUME_ITEMS})")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     console = Console()
     with sigterm_as_interrupt(), bench_world() as world:
-        source = seed_source(world, "bench-resume-source", args.items, console)
-        checks = resume(world, export_source(world, source, "resume", console), console)
+        checks = seeded_resume(world, args.items, console)
     for check in checks:
         console.print(f"{check.name}: {check.measured} (target: {check.target}) — {'pass' if check.passed else 'FAIL'}")
     return 0 if all(check.passed for check in checks) else 1

@@ -26,12 +26,16 @@ DEFAULT_ITEMS = 200_000
 QUICK_ITEMS = 5_000
 DEFAULT_CHANGES = 20_000
 QUICK_CHANGES = 5_000
+QUICK_RESUME_ITEMS = 4_000
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
+    from bench.resume import RESUME_ITEMS
+
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=None, help=f"items for throughput/copy (default {DEFAULT_ITEMS}; --quick {QUICK_ITEMS})")
-    parser.add_argument("--scenario", choices=("all", "throughput", "rate", "copy", "replication"), default="all")
+    parser.add_argument("--scenario", choices=("all", "throughput", "rate", "copy", "replication", "resume"),
+                        default="all")
     parser.add_argument("--write-percent", type=float, default=0.5, help="rate scenario: dynamodb.throughput.write.percent")
     parser.add_argument("--provisioned-wcu", type=int, default=400, help="rate scenario: the target table's provisioned WCU")
     parser.add_argument("--window", type=int, default=5, help="rate scenario: window length in seconds")
@@ -41,6 +45,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help=f"replication scenario: changes replayed for throughput (default {DEFAULT_CHANGES}; --quick {QUICK_CHANGES})")
     parser.add_argument("--lag-seconds", type=float, default=None,
                         help="replication scenario: seconds of writing at half the replication rate for the lag (default 20; --quick 10)")
+    parser.add_argument("--resume-items", type=int, default=None,
+                        help=f"resume scenario: every-type items in its own source table (default {RESUME_ITEMS}; --quick {QUICK_RESUME_ITEMS})")
     parser.add_argument("--threads", default="1,2,4,8", help="raw ceiling: thread counts to try (comma-separated)")
     parser.add_argument("--profiles", default="every-type,small",
                         help="item shapes for throughput/copy, comma-separated: every-type (the sample items), small")
@@ -57,6 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.replication_changes = args.replication_changes or (QUICK_CHANGES if args.quick else DEFAULT_CHANGES)
     args.lag_seconds = args.lag_seconds or (10.0 if args.quick else 20.0)
     args.probe = args.probe or min(10_000, max(1_000, args.items // 20))
+    args.resume_items = args.resume_items or (QUICK_RESUME_ITEMS if args.quick else RESUME_ITEMS)
     try:
         args.thread_counts = sorted({int(t) for t in args.threads.split(",") if t.strip()})
         args.scan_segments = sorted({int(t) for t in args.scan_segments.split(",") if t.strip()})
@@ -85,10 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     validate_percent(args.write_percent, option="--write-percent")
     console = Console()
-    wanted = {"throughput", "rate", "copy", "replication"} if args.scenario == "all" else {args.scenario}
+    wanted = {"throughput", "rate", "copy", "replication", "resume"} if args.scenario == "all" else {args.scenario}
     checks: list[scenarios.Check] = []
     started = time.monotonic()
-    sizes = [f"{args.items} items"] if wanted - {"replication"} else []
+    sizes = [f"{args.items} items"] if wanted - {"replication", "resume"} else []
+    if "resume" in wanted:
+        sizes.append(f"resume: {args.resume_items} items")
     if "replication" in wanted:
         sizes.append(f"{args.replication_changes} changes + {args.lag_seconds} s for the lag")
     console.rule(f"ddbmigrate bench: {', '.join(sorted(wanted))}; {'; '.join(sizes)}")
@@ -120,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
                 checks += _guarded("rate", console, lambda: scenarios.rate(
                     world, wcu=args.provisioned_wcu, write_percent=args.write_percent,
                     seconds=args.rate_seconds, window=args.window, ceiling=ceiling, console=console))
+            if "resume" in wanted:
+                from bench.resume import seeded_resume
+
+                checks += _guarded("resume", console, lambda: seeded_resume(world, args.resume_items, console))
             for profile in [p for p in args.profiles if p != "every-type"] if wanted & {"throughput", "copy"} else []:
                 checks += _guarded(f"{profile} items", console, lambda profile=profile: scenarios.profile_runs(
                     world, profile, items=args.items, thread_counts=args.thread_counts, probe=args.probe,
