@@ -56,6 +56,27 @@ def _kill_when(process: subprocess.Popen[bytes], ready: Any, log: Path, *, timeo
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=60)
+        _wait_until_gone(process.pid)
+
+
+def _wait_until_gone(group: int, timeout: float = 60) -> None:
+    """Wait until no live process of the group remains: the run's Python workers (its Spark JVM's
+    children) die a moment after the driver, and one may still record a unit meanwhile — the state
+    read after the kill must be what the resumed run finds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for entry in os.listdir("/proc"):
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # not a process, or gone meanwhile
+            if int(fields[2]) == group and fields[0] != "Z":  # proc(5): state, ppid, pgrp; zombies are dead
+                alive.append(entry)
+        if not alive:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"processes of the killed run's group {group} still alive after {timeout}s")
 
 
 def _finish(arguments: list[str], capsys: Any) -> str:
