@@ -309,8 +309,7 @@ class TableWriter:
             self.stats.batches += 1
             try:
                 if self._lean is not None and self._lean.armed:
-                    response = self._lean.batch_write_item(
-                        batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], RETURN_CONSUMED))
+                    response = self._lean.batch_write_item(self._body(queue))
                 else:
                     response = self._client.batch_write_item(**self._call(queue))
             except Exception as exc:
@@ -350,8 +349,12 @@ class TableWriter:
     def _call(self, queue: list[_Request]) -> dict[str, Any]:
         call: dict[str, Any] = {"RequestItems": {self._info.name: [r.wire() for r in queue]}, "ReturnConsumedCapacity": RETURN_CONSUMED}
         if self._prebuilt:
-            call[BODY_PARAM] = batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], RETURN_CONSUMED)
+            call[BODY_PARAM] = self._body(queue)
         return call
+
+    def _body(self, queue: list[_Request]) -> bytes:
+        """The call's prebuilt JSON body: what the lean sender sends, and botocore when it sends a prebuilt body."""
+        return batch_write_body(self._info.name, [(r.kind, r.body, r.document) for r in queue], RETURN_CONSUMED)
 
     def _absorb(self, queue: list[_Request], estimate: float, response: Mapping[str, Any]) -> tuple[list[_Request], bool]:
         """Count a successful call; return (requests still unprocessed, whether any was written)."""
