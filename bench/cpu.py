@@ -4,7 +4,7 @@ Spark's Python worker runs a task's read, decompress, validate, size, send and a
 process; this runs the same functions (``bulk._items_of_file`` into ``TaskPlan.write``) over an
 export's files here, so ``time.process_time`` (every thread of the process) and cProfile see exactly
 that path. With ``requests_in_flight=1`` everything runs on the calling thread, which is what
-cProfile can attribute; the job's default (2 writers) is measured for its CPU only.
+cProfile can attribute; the job's default (4 writers) is measured for its CPU only.
 """
 
 from __future__ import annotations

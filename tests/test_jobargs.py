@@ -59,10 +59,10 @@ def test_account_of_a_side_takes_every_credential_argument_and_the_job_identity_
 def test_export_import_arguments_default_as_glue_and_name_what_is_wrong() -> None:
     options = ExportImportOptions.from_job_args({**EXPORT_ARGS, "target_role_arn": "arn:aws:iam::1:role/w"})
     assert (options.write_percent, options.write_capacity, options.max_retries) == (0.5, None, 10)
-    assert (options.requests_in_flight, options.apply_mapping) == (2, "auto")
+    assert (options.requests_in_flight, options.apply_mapping) == (4, "auto")
     assert options.target.role_arn == "arn:aws:iam::1:role/w" and options.target.label == "target"
     assert options.bucket_account.role_arn is None  # the bucket is read with the job's own identity
-    assert ExportImportOptions.from_job_args({**EXPORT_ARGS, "requests_in_flight": "4"}).requests_in_flight == 4
+    assert ExportImportOptions.from_job_args({**EXPORT_ARGS, "requests_in_flight": "8"}).requests_in_flight == 8
     assert ExportImportOptions.from_job_args({**EXPORT_ARGS, "max_retries": "0"}).max_retries == 0  # not the default 10
     for change, message in (
         ({"apply_mapping": "sometimes"}, r"--apply_mapping: expected one of auto, always, got 'sometimes'"),
