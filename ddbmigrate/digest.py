@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from ddbmigrate.errors import InvalidItemError, InvalidKeyError
-from ddbmigrate.values import canonical_number
+from ddbmigrate.values import canonical_number, significant_digits
 
 __all__ = [
     "DIGEST_BYTES",
@@ -235,5 +235,4 @@ def _scalar_difference(tag: str, a: Any, b: Any, where: str) -> str:
 
 
 def _significant_digits(payload: Any, where: str) -> int:
-    text = _number(payload, where).decode("ascii").lstrip("-").replace(".", "")
-    return max(len(text.strip("0")), 1)
+    return significant_digits(_number(payload, where).decode("ascii"))

@@ -42,6 +42,7 @@ __all__ = [
     "read_json_item",
     "serialize_item",
     "serialize_value",
+    "significant_digits",
     "validate_attribute_value",
     "validate_item_size",
     "validate_key",
@@ -144,7 +145,7 @@ def _parse_number(text: Any, where: str) -> Decimal:
         raise InvalidItemError(f"{where}: N is outside DynamoDB's range (1E-130 to 9.99…E+125 in magnitude)") from None
     if number.is_zero():
         return number
-    digits = _significant_digits(number)
+    digits = significant_digits(text)
     if digits > 38:
         raise InvalidItemError(f"{where}: N has {digits} significant digits; DynamoDB allows at most 38")
     magnitude = number.copy_abs()  # exact; abs() would round to the default context's 28 digits
@@ -153,10 +154,12 @@ def _parse_number(text: Any, where: str) -> Decimal:
     return number
 
 
-def _significant_digits(number: Decimal) -> int:
-    digits = number.as_tuple().digits
-    text = "".join(map(str, digits)).strip("0")
-    return max(len(text), 1)
+def significant_digits(text: str) -> int:
+    """Significant digits of a number's text in DynamoDB's syntax (``-0.0150E+3`` has 2): sign, point,
+    exponent and padding zeros do not count; zero has 1. Counted on the text, not via ``Decimal``'s
+    digit tuple, which cost 1–6 µs per number (a tenth of an every-type item's CPU; bench/README.md)."""
+    mantissa = text.lstrip("+-").partition("e")[0].partition("E")[0]
+    return max(len(mantissa.replace(".", "").strip("0")), 1)
 
 
 # --------------------------------------------------------------------------- Python ⇄ wire

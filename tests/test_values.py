@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from item_strategies import MAX_NUMBER, MIN_NUMBER, decimals, items, semantic_item, spell
+from item_strategies import MAX_NUMBER, MIN_NUMBER, decimals, edge_numbers, items, semantic_item, spell
 
 from ddbmigrate.errors import InvalidItemError, InvalidKeyError
 from ddbmigrate.sample import SAMPLE_ATTRIBUTE_DEFINITIONS, SAMPLE_KEY_SCHEMA, sample_items
@@ -35,6 +35,7 @@ from ddbmigrate.values import (
     read_capacity_units,
     serialize_item,
     serialize_value,
+    significant_digits,
     validate_attribute_value,
     validate_item_size,
     validate_key,
@@ -463,6 +464,14 @@ def test_number_size_from_the_text_equals_the_decimal_count(text: str) -> None:
     from ddbmigrate.values import _number_size, _number_size_exact
 
     assert _number_size(text) == _number_size_exact(text)
+
+
+@PROPERTY
+@given(st.builds(spell, decimals(), st.integers(0, 4)) | edge_numbers | st.sampled_from(["-0.0150E+3", "00120", ".5", "5."]))
+def test_significant_digits_on_the_text_equal_the_decimal_count(text: str) -> None:
+    """Counted on the text (any spelling DynamoDB accepts); the oracle is Decimal's own digit tuple."""
+    digits = "".join(map(str, Decimal(text).as_tuple().digits)).strip("0")
+    assert significant_digits(text) == max(len(digits), 1)
 
 
 def test_item_size_counts_names_and_values() -> None:
