@@ -10,6 +10,7 @@ A resume against another export, mapping or table is refused before anything is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -53,30 +54,45 @@ def _kill_when(process: subprocess.Popen[bytes], ready: Any, log: Path, *, timeo
                 pytest.fail(f"nothing recorded after {timeout}s:\n{log.read_text()[-3000:]}")
             time.sleep(0.05)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        _kill_session(process.pid)
         process.wait(timeout=60)
         _wait_until_gone(process.pid)
 
 
-def _wait_until_gone(group: int, timeout: float = 60) -> None:
-    """Wait until no live process of the group remains: the run's Python workers (its Spark JVM's
-    children) die a moment after the driver, and one may still record a unit meanwhile — the state
-    read after the kill must be what the resumed run finds."""
+def _session(sid: int) -> list[int]:
+    """Live processes of the session ``sid`` (proc(5) stat: state, ppid, pgrp, session; zombies are dead).
+
+    By session, not process group: pyspark's daemon puts itself and the Python workers it forks in a
+    group of their own (``os.setpgid(0, 0)``), so a group kill missed them and a worker recorded one
+    more page after the driver died (CI caught it twice)."""
+    alive = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # not a process, or gone meanwhile
+        if int(fields[3]) == sid and fields[0] != "Z":
+            alive.append(int(entry))
+    return alive
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL every process of the run at once, as a lost machine would: driver, JVM, Python workers."""
+    for pid in _session(sid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _wait_until_gone(sid: int, timeout: float = 60) -> None:
+    """Wait until no process of the killed run's session remains: the state read after the kill must
+    be what the resumed run finds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        alive = []
-        for entry in os.listdir("/proc"):
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue  # not a process, or gone meanwhile
-            if int(fields[2]) == group and fields[0] != "Z":  # proc(5): state, ppid, pgrp; zombies are dead
-                alive.append(entry)
-        if not alive:
+        if not (alive := _session(sid)):
             return
+        _kill_session(sid)  # a process forked between the kill and now
         time.sleep(0.05)
-    pytest.fail(f"processes of the killed run's group {group} still alive after {timeout}s")
+    pytest.fail(f"processes {alive} of the killed run's session {sid} still alive after {timeout}s")
 
 
 def _finish(arguments: list[str], capsys: Any) -> str:
