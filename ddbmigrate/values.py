@@ -158,8 +158,14 @@ def significant_digits(text: str) -> int:
     """Significant digits of a number's text in DynamoDB's syntax (``-0.0150E+3`` has 2): sign, point,
     exponent and padding zeros do not count; zero has 1. Counted on the text, not via ``Decimal``'s
     digit tuple, which cost 1–6 µs per number (a tenth of an every-type item's CPU; bench/README.md)."""
-    mantissa = text.lstrip("+-").partition("e")[0].partition("E")[0]
+    mantissa, _ = _mantissa_and_exponent(text)
     return max(len(mantissa.replace(".", "").strip("0")), 1)
+
+
+def _mantissa_and_exponent(text: str) -> tuple[str, str]:
+    """A number's text without its sign, split at ``e``/``E``: ``-1.50E+3`` → ``("1.50", "+3")``."""
+    mantissa, _, exponent = text.lstrip("+-").partition("e" if "e" in text else "E")
+    return mantissa, exponent
 
 
 # --------------------------------------------------------------------------- Python ⇄ wire
@@ -553,7 +559,7 @@ def _number_size_exact(text: str) -> int:
     Anything else is a ``ValueError`` (the writer then names the attribute at fault)."""
     if text.__class__ is not str or not _NUMBER_SYNTAX.fullmatch(text):
         raise ValueError("N is not a number")
-    mantissa, _, exponent = text.lstrip("+-").partition("e") if "e" in text else text.lstrip("+-").partition("E")
+    mantissa, exponent = _mantissa_and_exponent(text)
     whole, _, fraction = mantissa.partition(".")
     digits = (whole + fraction).lstrip("0")
     coefficient = digits.rstrip("0")
